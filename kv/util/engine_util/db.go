@@ -1,0 +1,74 @@
+package engine_util
+
+import (
+	"os"
+
+	"github.com/Connor1996/badger"
+	"github.com/Connor1996/badger/options"
+	"github.com/pingcap/errors"
+)
+
+// Memory budget of one badger instance.
+//
+// Badger's defaults are tuned for one large database per machine: every
+// SST loaded whole into RAM, a 1 GiB block cache, five 64 MiB memtables. A
+// TinyKV test cluster opens two databases per store and up to five stores
+// per process, and with the defaults students watched a test process grow
+// from 2 to 12 GiB. The options below keep one instance's own memory to
+// roughly its memtables (the active one, up to two being flushed and one
+// allocated ahead, 16 MiB each and touched only as they fill) + block cache
+// (8 MiB) + index and bloom filters of the tables, whatever the data size:
+// SSTs are memory-mapped instead of loaded, so their pages belong to the
+// OS page cache and are reclaimable. The memtable size also caps one write
+// batch (badger refuses a transaction over 15% of it, about 2.4 MiB).
+const (
+	memTableSize   = 16 << 20
+	numMemTables   = 2
+	blockCacheSize = 8 << 20
+	levelOneSize   = 64 << 20
+	valueLogSize   = 64 << 20
+)
+
+// badgerOptions are the options of every TinyKV badger instance.
+//
+// Values are kept in the LSM tree (ValueThreshold 0), the value log being
+// only the write-ahead log; writes are synced so that an acknowledged write
+// survives a crash of the process or of the machine.
+func badgerOptions(path string) badger.Options {
+	opts := badger.DefaultOptions
+	opts.Dir = path
+	opts.ValueDir = path
+	opts.SyncWrites = true
+	opts.ValueThreshold = 0
+	opts.TableLoadingMode = options.MemoryMap
+	opts.ValueLogLoadingMode = options.FileIO
+	opts.MaxTableSize = memTableSize
+	opts.NumMemtables = numMemTables
+	opts.NumLevelZeroTables = 3
+	opts.NumLevelZeroTablesStall = 8
+	opts.MaxCacheSize = blockCacheSize
+	opts.LevelOneSize = levelOneSize
+	opts.ValueLogFileSize = valueLogSize
+	opts.NumCompactors = 1
+	opts.MaxSubCompaction = 1
+	opts.TableBuilderOptions.Compression = options.None
+	return opts
+}
+
+// CreateDB opens (creating it when missing) the badger instance in path.
+// raft tells whether it is a store's raft engine (raftdb) or its kv engine;
+// both use the same options, the flag names the engine in errors.
+func CreateDB(path string, raft bool) (*badger.DB, error) {
+	if err := os.MkdirAll(path, os.ModePerm); err != nil {
+		return nil, errors.Annotatef(err, "create directory %s", path)
+	}
+	db, err := badger.Open(badgerOptions(path))
+	if err != nil {
+		kind := "kv"
+		if raft {
+			kind = "raft"
+		}
+		return nil, errors.Annotatef(err, "open %s engine in %s", kind, path)
+	}
+	return db, nil
+}

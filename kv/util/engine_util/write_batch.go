@@ -1,0 +1,114 @@
+package engine_util
+
+import (
+	"github.com/Connor1996/badger"
+	"github.com/golang/protobuf/proto"
+	"github.com/pingcap/errors"
+)
+
+// WriteBatch collects puts and deletes and writes them to one engine in a
+// single badger transaction: all of them or none.
+type WriteBatch struct {
+	entries       []batchEntry
+	size          int
+	safePoint     int
+	safePointSize int
+}
+
+// batchEntry is one put, or one delete when isDelete is set (a put of an
+// empty value stays a put).
+type batchEntry struct {
+	key, value []byte
+	isDelete   bool
+}
+
+// Len is the number of puts and deletes in the batch.
+func (wb *WriteBatch) Len() int {
+	return len(wb.entries)
+}
+
+// Size is the approximate number of bytes the batch writes.
+func (wb *WriteBatch) Size() int {
+	return wb.size
+}
+
+func (wb *WriteBatch) add(key, val []byte, isDelete bool) {
+	wb.entries = append(wb.entries, batchEntry{key: key, value: val, isDelete: isDelete})
+	wb.size += len(key) + len(val)
+}
+
+// SetCF puts key = val into column family cf.
+func (wb *WriteBatch) SetCF(cf string, key, val []byte) {
+	wb.add(KeyWithCF(cf, key), val, false)
+}
+
+// DeleteCF deletes key from column family cf.
+func (wb *WriteBatch) DeleteCF(cf string, key []byte) {
+	wb.add(KeyWithCF(cf, key), nil, true)
+}
+
+// SetMeta puts the encoded msg under the meta key.
+func (wb *WriteBatch) SetMeta(key []byte, msg proto.Message) error {
+	val, err := proto.Marshal(msg)
+	if err != nil {
+		return errors.Annotatef(err, "encode meta %x", key)
+	}
+	wb.add(key, val, false)
+	return nil
+}
+
+// DeleteMeta deletes the meta key.
+func (wb *WriteBatch) DeleteMeta(key []byte) {
+	wb.add(key, nil, true)
+}
+
+// SetSafePoint remembers the current content; RollbackToSafePoint drops
+// everything added after it (used to undo one command that failed halfway).
+func (wb *WriteBatch) SetSafePoint() {
+	wb.safePoint = len(wb.entries)
+	wb.safePointSize = wb.size
+}
+
+// RollbackToSafePoint drops the entries added since the last SetSafePoint.
+func (wb *WriteBatch) RollbackToSafePoint() {
+	wb.entries = wb.entries[:wb.safePoint]
+	wb.size = wb.safePointSize
+}
+
+// WriteToDB writes the batch to db in one transaction. An empty batch writes nothing.
+func (wb *WriteBatch) WriteToDB(db *badger.DB) error {
+	if len(wb.entries) == 0 {
+		return nil
+	}
+	err := db.Update(func(txn *badger.Txn) error {
+		for _, entry := range wb.entries {
+			var err error
+			if entry.isDelete {
+				err = txn.Delete(entry.key)
+			} else {
+				err = txn.Set(entry.key, entry.value)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return errors.Annotatef(err, "write batch of %d entries", len(wb.entries))
+}
+
+// MustWriteToDB is WriteToDB for callers that cannot go on after a failed
+// write (the raftstore: a half-persisted state machine would be worse).
+func (wb *WriteBatch) MustWriteToDB(db *badger.DB) {
+	if err := wb.WriteToDB(db); err != nil {
+		panic(err)
+	}
+}
+
+// Reset empties the batch so it can be reused.
+func (wb *WriteBatch) Reset() {
+	wb.entries = wb.entries[:0]
+	wb.size = 0
+	wb.safePoint = 0
+	wb.safePointSize = 0
+}
