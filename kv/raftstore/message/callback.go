@@ -1,0 +1,53 @@
+package message
+
+import (
+	"time"
+
+	"github.com/Connor1996/badger"
+	"github.com/tinykv-lab/tinykv/proto/pkg/raft_cmdpb"
+)
+
+// Callback carries the answer to one proposed command back to the
+// proposer. Done is called exactly once; WaitResp blocks until then.
+type Callback struct {
+	Resp *raft_cmdpb.RaftCmdResponse
+	// Txn is the read transaction answering a Snap command; the receiver
+	// discards it.
+	Txn  *badger.Txn
+	done chan struct{}
+}
+
+// NewCallback makes a callback to wait on.
+func NewCallback() *Callback {
+	return &Callback{done: make(chan struct{}, 1)}
+}
+
+// Done answers the command. A nil callback is ignored (some commands, like
+// compact log, have nobody waiting).
+func (cb *Callback) Done(resp *raft_cmdpb.RaftCmdResponse) {
+	if cb == nil {
+		return
+	}
+	if resp != nil {
+		cb.Resp = resp
+	}
+	cb.done <- struct{}{}
+}
+
+// WaitResp waits for the answer.
+func (cb *Callback) WaitResp() *raft_cmdpb.RaftCmdResponse {
+	<-cb.done
+	return cb.Resp
+}
+
+// WaitRespWithTimeout waits for the answer at most timeout; nil means none came.
+func (cb *Callback) WaitRespWithTimeout(timeout time.Duration) *raft_cmdpb.RaftCmdResponse {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-cb.done:
+		return cb.Resp
+	case <-timer.C:
+		return nil
+	}
+}
