@@ -1,0 +1,171 @@
+package gotest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// BuildOptions say how test binaries are compiled.
+type BuildOptions struct {
+	Root   string   // module root
+	OutDir string   // where binaries go
+	Tags   []string // build tags (GradingTag for the hidden tier)
+	Race   bool
+	Env    []string // extra environment for the go command (GOFLAGS=-trimpath, say)
+}
+
+// Binary is a compiled test binary for one package, or the reason there is none.
+type Binary struct {
+	Dir        string // package directory relative to the module root
+	ImportPath string
+	Path       string // the executable; empty when the build failed
+	Root       string
+	Failure    *Outcome // the build failure shared by every test of the package
+}
+
+// Build compiles the test binary of the package in dir (relative to the
+// module root) with `go test -c -json`, so that each test can then run in a
+// process of its own without compiling again.
+func Build(ctx context.Context, opts BuildOptions, dir, importPath string) *Binary {
+	b := &Binary{Dir: dir, ImportPath: importPath, Root: opts.Root}
+	name := strings.NewReplacer("/", "_", ".", "_").Replace(dir) + ".test"
+	out := filepath.Join(opts.OutDir, name)
+	args := []string{"test", "-c", "-json", "-o", out}
+	if len(opts.Tags) > 0 {
+		args = append(args, "-tags", strings.Join(opts.Tags, ","))
+	}
+	if opts.Race {
+		args = append(args, "-race")
+	}
+	pattern := "./" + dir
+	if dir == "." {
+		pattern = "."
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, pattern)...)
+	cmd.Dir = opts.Root
+	cmd.Env = append(os.Environ(), opts.Env...)
+	output, err := cmd.CombinedOutput()
+	if err == nil {
+		if _, statErr := os.Stat(out); statErr == nil {
+			b.Path = out
+			return b
+		}
+	}
+	c := NewCollector("", nil)
+	if ferr := FeedAll(c, bytes.NewReader(output)); ferr != nil {
+		err = ferr
+	}
+	c.buildFailed = true
+	failure := c.Outcome()
+	if failure.Message == "" {
+		failure.Message = fmt.Sprintf("go test -c %s: %v", pattern, err)
+	}
+	b.Failure = &failure
+	return b
+}
+
+// RunOptions say how one test runs.
+type RunOptions struct {
+	Test    string
+	Timeout time.Duration // the test binary's own -test.timeout
+	Env     []string      // extra environment (LOG_LEVEL, seeds)
+	TempDir string        // parent of the run's private TMPDIR
+	Log     io.Writer     // receives the test's output as plain text; may be nil
+	Verbose bool          // pass -test.v so t.Log lines of passing tests show too
+}
+
+// killGrace is how long past its own timeout a test binary may take to print
+// its goroutine dump before it is killed.
+const killGrace = 30 * time.Second
+
+// Result is an Outcome plus what the run left behind.
+type Result struct {
+	Outcome
+	LeftFiles int `json:"left_files,omitempty"` // entries the test left in its TMPDIR
+}
+
+// Run runs one test of the binary in a process of its own, in the package
+// directory as `go test` does, with a fresh TMPDIR that is removed afterwards.
+func (b *Binary) Run(ctx context.Context, opts RunOptions) Result {
+	if b.Failure != nil {
+		return Result{Outcome: *b.Failure}
+	}
+	tmp, err := os.MkdirTemp(opts.TempDir, "run-")
+	if err != nil {
+		return Result{Outcome: Outcome{Status: Fail, Reason: ReasonExited, Message: "cannot make a temp dir: " + err.Error()}}
+	}
+	defer os.RemoveAll(tmp)
+
+	start := time.Now()
+	c := NewCollector(opts.Test, opts.Log)
+	err = b.stream(ctx, opts, tmp, c)
+	out := c.Outcome()
+	if out.Elapsed == 0 {
+		out.Elapsed = time.Since(start)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		out.Status, out.Reason = Fail, ReasonTimeout
+		out.Message = fmt.Sprintf("killed: no result %v after the %v timeout", killGrace, opts.Timeout)
+	} else if err != nil && out.Status == Pass {
+		out.Status, out.Reason, out.Message = Fail, ReasonExited, err.Error()
+	}
+	entries, _ := os.ReadDir(tmp)
+	return Result{Outcome: out, LeftFiles: len(entries)}
+}
+
+// stream runs the binary under test2json and feeds its events to c.
+func (b *Binary) stream(ctx context.Context, opts RunOptions, tmp string, c *Collector) error {
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout+killGrace)
+	defer cancel()
+	args := []string{"-t", "-p", b.ImportPath, b.Path,
+		"-test.run", "^" + opts.Test + "$", "-test.count", "1",
+		"-test.timeout", opts.Timeout.String(), "-test.v=test2json"}
+	cmd := exec.CommandContext(ctx, test2jsonPath(), args...)
+	cmd.Dir = filepath.Join(b.Root, filepath.FromSlash(b.Dir))
+	cmd.Env = append(append(os.Environ(), "TMPDIR="+tmp), opts.Env...)
+	killGroupOnCancel(cmd)
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	cmd.Stdout, cmd.Stderr = w, w
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		return fmt.Errorf("starting %s: %w", b.Path, err)
+	}
+	feedErr := FeedAll(c, bufio.NewReaderSize(r, 64<<10))
+	waitErr := cmd.Wait()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if feedErr != nil {
+		return feedErr
+	}
+	var exit *exec.ExitError
+	if errors.As(waitErr, &exit) {
+		return nil // a failing test exits non-zero; the events say why
+	}
+	return waitErr
+}
+
+// test2jsonPath finds the toolchain's test2json once; `go tool test2json`
+// works too but starts the go command for every test.
+var test2jsonPath = sync.OnceValue(func() string {
+	out, err := exec.Command("go", "tool", "-n", "test2json").Output()
+	if p := strings.TrimSpace(string(out)); err == nil && p != "" {
+		return p
+	}
+	return "test2json"
+})
