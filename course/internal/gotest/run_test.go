@@ -15,7 +15,7 @@ func writeFixtureModule(t *testing.T) string {
 	t.Helper()
 	root := t.TempDir()
 	files := map[string]string{
-		"go.mod": "module example.com/fixture\n\ngo 1.22\n",
+		"go.mod":   "module example.com/fixture\n\ngo 1.22\n",
 		"kv/kv.go": "package kv\n\nfunc Answer() int { return 42 }\n",
 		"kv/kv_test.go": `package kv
 
@@ -49,9 +49,9 @@ func TestHelperNotAStage(t *testing.T) {}
 
 func helper2B(t *testing.T) {}
 `,
-		"kv/testdata/input.txt": "x\n",
-		"kv/hidden_test.go": "//go:build grading\n\npackage kv\n\nimport \"testing\"\n\nfunc TestSecret1(t *testing.T) {}\n",
-		"raft/raft_test.go": "package raft\n\nimport \"testing\"\n\nfunc TestElection2AA(t *testing.T) {}\n",
+		"kv/testdata/input.txt":         "x\n",
+		"kv/hidden_test.go":             "//go:build grading\n\npackage kv\n\nimport \"testing\"\n\nfunc TestSecret1(t *testing.T) {}\n",
+		"raft/raft_test.go":             "package raft\n\nimport \"testing\"\n\nfunc TestElection2AA(t *testing.T) {}\n",
 		"raft/testdata/ignored_test.go": "package ignored\n\nimport \"testing\"\n\nfunc TestIgnored2AA(t *testing.T) {}\n",
 	}
 	for name, body := range files {
