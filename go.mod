@@ -10,6 +10,7 @@ require (
 require (
 	github.com/Connor1996/badger v1.5.1-0.20220222053432-2d2cbf472c77 // indirect
 	github.com/DataDog/zstd v1.4.1 // indirect
+	github.com/anishathalye/porcupine v1.3.1 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/coocood/bbloom v0.0.0-20190830030839-58deb6228d64 // indirect
 	github.com/coocood/rtutil v0.0.0-20190304133409-c84515f646f2 // indirect
