@@ -74,10 +74,15 @@ func modulePath(gomod string) (string, error) {
 	return "", fmt.Errorf("%s has no module line", gomod)
 }
 
+// Scope says which tests Discover lists.
+type Scope struct {
+	Hidden   bool // include the hidden tier (files built only with the grading tag), marked Hidden
+	AnyStage bool // include tests whose name ends in no stage (their Stage is "")
+}
+
 // Discover lists the stage tests of the module rooted at root, sorted by
-// stage, package and name. Tests in files built only with the grading tag are
-// included, marked Hidden, when withHidden is set.
-func Discover(root, module string, withHidden bool) ([]Test, error) {
+// stage, package and name.
+func Discover(root, module string, scope Scope) ([]Test, error) {
 	var tests []Test
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -92,7 +97,7 @@ func Discover(root, module string, withHidden bool) ([]Test, error) {
 		if !strings.HasSuffix(d.Name(), "_test.go") {
 			return nil
 		}
-		found, err := testsInFile(root, module, p, withHidden)
+		found, err := testsInFile(root, module, p, scope)
 		tests = append(tests, found...)
 		return err
 	})
@@ -102,7 +107,7 @@ func Discover(root, module string, withHidden bool) ([]Test, error) {
 	sort.Slice(tests, func(i, j int) bool {
 		a, b := tests[i], tests[j]
 		if a.Stage != b.Stage {
-			return stage.Index(a.Stage) < stage.Index(b.Stage)
+			return stage.Index(a.Stage) < stage.Index(b.Stage) // tests of no stage (-1) first
 		}
 		if a.Dir != b.Dir {
 			return a.Dir < b.Dir
@@ -137,12 +142,12 @@ func FileTier(file string) (plain, graded bool, err error) {
 	return plain, graded, err
 }
 
-func testsInFile(root, module, file string, withHidden bool) ([]Test, error) {
+func testsInFile(root, module, file string, scope Scope) ([]Test, error) {
 	plain, graded, err := FileTier(file)
 	if err != nil {
 		return nil, err
 	}
-	if (withHidden && !graded) || (!withHidden && !plain) {
+	if (scope.Hidden && !graded) || (!scope.Hidden && !plain) {
 		return nil, nil
 	}
 	hidden := graded && !plain
@@ -168,7 +173,7 @@ func testsInFile(root, module, file string, withHidden bool) ([]Test, error) {
 			continue
 		}
 		s, ok := stage.OfTest(fn.Name.Name)
-		if !ok {
+		if !ok && !scope.AnyStage {
 			continue
 		}
 		tests = append(tests, Test{

@@ -8,7 +8,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path"
+	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -80,6 +83,13 @@ type Collector struct {
 	firstFileLine  string
 	lastLine       string
 	tail           []string
+
+	// After the first panic the tail freezes and only the panic line and
+	// the stack frames of the module's own code are kept, not the dump of
+	// every goroutine of the runtime and the testing package.
+	panicked     bool
+	stack        []string
+	pendingFrame string // a function line waiting for its file:line
 }
 
 // NewCollector returns a Collector for the named test.
@@ -138,6 +148,9 @@ func (c *Collector) note(line string) {
 	if trimmed == "" {
 		return
 	}
+	if c.panicked {
+		c.noteStack(line)
+	}
 	switch {
 	case strings.HasPrefix(trimmed, "panic: test timed out after"):
 		c.timeoutLine = strings.TrimPrefix(trimmed, "panic: ")
@@ -154,15 +167,61 @@ func (c *Collector) note(line string) {
 		c.firstFileLine = trimmed
 	}
 	c.lastLine = trimmed
-	c.tail = append(c.tail, line)
-	if len(c.tail) > tailLines {
-		c.tail = c.tail[len(c.tail)-tailLines:]
+	if !c.panicked && strings.HasPrefix(trimmed, "panic: ") {
+		c.panicked = true
+		c.stack = []string{line}
+		return
 	}
+	if !c.panicked {
+		c.tail = append(c.tail, line)
+		if len(c.tail) > tailLines {
+			c.tail = c.tail[len(c.tail)-tailLines:]
+		}
+	}
+}
+
+// maxStackLines bounds the frames kept from a panic's goroutine dump.
+const maxStackLines = 16
+
+// noteStack keeps a frame of a goroutine dump when its file belongs to the
+// tests' own code rather than to the Go installation (runtime, testing).
+// A frame is two lines: the function, then a tab and its file:line.
+func (c *Collector) noteStack(line string) {
+	if len(c.stack) >= maxStackLines {
+		return
+	}
+	if !strings.HasPrefix(line, "\t") {
+		c.pendingFrame = ""
+		if !strings.HasPrefix(line, "goroutine ") && !strings.HasPrefix(line, "created by ") {
+			c.pendingFrame = line
+		}
+		return
+	}
+	if c.pendingFrame != "" && ownCode(strings.TrimSpace(line)) {
+		c.stack = append(c.stack, c.pendingFrame, line)
+	}
+	c.pendingFrame = ""
+}
+
+var goroot = filepath.ToSlash(runtime.GOROOT())
+
+// ownCode tells a frame's file (an absolute path, or a module-relative one
+// under -trimpath) that is neither in the Go installation nor generated.
+func ownCode(fileLine string) bool {
+	file, _, _ := strings.Cut(fileLine, ":")
+	switch {
+	case strings.HasSuffix(file, "_testmain.go"):
+		return false
+	case path.IsAbs(file) || filepath.IsAbs(file):
+		return goroot == "" || !strings.HasPrefix(filepath.ToSlash(file), goroot+"/")
+	}
+	first, _, _ := strings.Cut(file, "/")
+	return strings.Contains(first, ".")
 }
 
 // Outcome gives the verdict on everything fed so far.
 func (c *Collector) Outcome() Outcome {
-	o := Outcome{Elapsed: time.Duration(c.elapsed * float64(time.Second)), Tail: append([]string(nil), c.tail...)}
+	o := Outcome{Elapsed: time.Duration(c.elapsed * float64(time.Second)), Tail: append(append([]string(nil), c.tail...), c.stack...)}
 	switch {
 	case c.buildFailed:
 		o.Status, o.Reason, o.Message = Fail, ReasonBuildFailed, c.firstFileLine

@@ -91,3 +91,24 @@ func TestJudgeEmptyStream(t *testing.T) {
 		t.Errorf("an empty stream gave %+v, want a failure that says why", got)
 	}
 }
+
+func TestPanicTailKeepsOnlyTheModulesFrames(t *testing.T) {
+	f, err := os.Open(filepath.Join("testdata", "hang.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got, err := Judge(f, "TestHang")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"=== RUN   TestHang",
+		"panic: test timed out after 1s",
+		"scratch/p.TestHang(0x15c1185e6248?)",
+		"\t/src/p/p_test.go:10 +0x1d",
+	}
+	if strings.Join(got.Tail, "\n") != strings.Join(want, "\n") {
+		t.Errorf("tail of a timed-out test:\n%s\nwant:\n%s", strings.Join(got.Tail, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -80,8 +80,7 @@ type RunOptions struct {
 	Timeout time.Duration // the test binary's own -test.timeout
 	Env     []string      // extra environment (LOG_LEVEL, seeds)
 	TempDir string        // parent of the run's private TMPDIR
-	Log     io.Writer     // receives the test's output as plain text; may be nil
-	Verbose bool          // pass -test.v so t.Log lines of passing tests show too
+	Log     io.Writer     // receives the test's output as plain text (t.Log lines included); may be nil
 }
 
 // killGrace is how long past its own timeout a test binary may take to print

@@ -76,14 +76,14 @@ func testNames(tests []Test) string {
 
 func TestDiscoverFindsStageTestsAndHiddenTier(t *testing.T) {
 	root := writeFixtureModule(t)
-	public, err := Discover(root, "example.com/fixture", false)
+	public, err := Discover(root, "example.com/fixture", Scope{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, want := testNames(public), "TestAnswer1 TestHang1 TestLitter1 TestWrong1 TestElection2AA"; got != want {
 		t.Errorf("public tests: got %q, want %q", got, want)
 	}
-	all, err := Discover(root, "example.com/fixture", true)
+	all, err := Discover(root, "example.com/fixture", Scope{Hidden: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +95,13 @@ func TestDiscoverFindsStageTestsAndHiddenTier(t *testing.T) {
 	}
 	if secret == nil || !secret.Hidden || secret.ImportPath != "example.com/fixture/kv" || secret.File != "kv/hidden_test.go" {
 		t.Errorf("hidden test: got %+v, want TestSecret1 in kv/hidden_test.go marked hidden", secret)
+	}
+	everything, err := Discover(root, "example.com/fixture", Scope{AnyStage: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := testNames(everything), "TestHelperNotAStage TestAnswer1 TestHang1 TestLitter1 TestWrong1 TestElection2AA"; got != want {
+		t.Errorf("tests of any stage: got %q, want %q", got, want)
 	}
 	if got := Select(all, []string{"2AA"}); testNames(got) != "TestElection2AA" || got[0].Pattern() != "./raft" {
 		t.Errorf("Select(2AA) = %+v", got)
