@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/tinykv-lab/tinykv/kv/config"
+	"github.com/tinykv-lab/tinykv/kv/server"
+	"github.com/tinykv-lab/tinykv/kv/storage"
+	"github.com/tinykv-lab/tinykv/kv/storage/standalone_storage"
+	"github.com/tinykv-lab/tinykv/log"
+	"github.com/tinykv-lab/tinykv/proto/pkg/tinykvpb"
+	"google.golang.org/grpc"
+)
+
+// gracefulStopTimeout bounds how long a stopping server waits for requests
+// in flight (and, in raft mode, for streams between stores) before it cuts
+// the connections.
+const gracefulStopTimeout = 10 * time.Second
+
+// errRaftNotBuilt is what -standalone=false answers until the raft store exists.
+var errRaftNotBuilt = errors.New("raft mode needs the raft store (project 2), not built yet; run with -standalone")
+
+// serve runs the store until SIGINT or SIGTERM, then stops it cleanly. It
+// returns an error when the store cannot start or fails while running.
+func serve(conf *config.Config) error {
+	ctx, stopSignals := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stopSignals()
+
+	store, err := newStorage(conf)
+	if err != nil {
+		return err
+	}
+	listener, err := net.Listen("tcp", conf.StoreAddr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %v", conf.StoreAddr, err)
+	}
+	if err := openStorage(store, conf.DBPath); err != nil {
+		listener.Close()
+		return err
+	}
+
+	grpcServer := grpc.NewServer()
+	tinykvpb.RegisterTinyKvServer(grpcServer, server.NewServer(store))
+	served := make(chan error, 1)
+	go func() { served <- grpcServer.Serve(listener) }()
+	log.Infof("tinykv-server listening on %s, data in %s", listener.Addr(), conf.DBPath)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Infof("signal received, stopping")
+	case err := <-served:
+		runErr = fmt.Errorf("gRPC server failed: %v", err)
+	}
+	stopGRPC(grpcServer, gracefulStopTimeout)
+	if err := store.Stop(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("cannot close the storage in %s: %v", conf.DBPath, err)
+	}
+	if runErr == nil {
+		log.Infof("tinykv-server stopped")
+	}
+	return runErr
+}
+
+// newStorage picks the storage the configuration asks for; it is not started.
+func newStorage(conf *config.Config) (storage.Storage, error) {
+	if conf.Raft {
+		return nil, errRaftNotBuilt
+	}
+	return standalone_storage.NewStandAloneStorage(conf), nil
+}
+
+// openStorage prepares the data directory and starts store on it.
+func openStorage(store storage.Storage, path string) error {
+	if err := prepareDataDir(path); err != nil {
+		return err
+	}
+	if err := store.Start(); err != nil {
+		return fmt.Errorf("cannot open the storage in %s: %v", path, err)
+	}
+	return nil
+}
+
+// prepareDataDir creates the data directory when it is missing and makes
+// sure it is a directory we can write to, so that a bad -path gets a plain
+// message rather than one from deep inside badger.
+func prepareDataDir(path string) error {
+	if err := os.MkdirAll(path, 0o755); err != nil {
+		return fmt.Errorf("unusable data path %s: %v", path, err)
+	}
+	probe, err := os.CreateTemp(path, ".write-check-*")
+	if err != nil {
+		return fmt.Errorf("unusable data path %s: cannot write there: %v", path, err)
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
+}
+
+// stopGRPC lets requests in flight finish, for at most timeout, then closes
+// every connection.
+func stopGRPC(s *grpc.Server, timeout time.Duration) {
+	stopped := make(chan struct{})
+	go func() {
+		s.GracefulStop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(timeout):
+		log.Warnf("requests still running after %v, closing their connections", timeout)
+		s.Stop()
+		<-stopped
+	}
+}
