@@ -111,10 +111,9 @@ func (s *MemStorage) Len(cf string) int {
 	return s.cfs[cf].Len()
 }
 
+// clone copies b; the copy is never nil, since readers report a missing key
+// as a nil value and an empty value must not look missing.
 func clone(b []byte) []byte {
-	if b == nil {
-		return nil
-	}
 	return append([]byte{}, b...)
 }
 

@@ -26,13 +26,18 @@ func GetCF(db *badger.DB, cf string, key []byte) (val []byte, err error) {
 }
 
 // GetCFFromTxn reads key of column family cf inside txn; a missing key is
-// badger.ErrKeyNotFound.
+// badger.ErrKeyNotFound. The value of a key that exists is never nil (an
+// empty value is an empty slice): readers report a missing key as nil.
 func GetCFFromTxn(txn *badger.Txn, cf string, key []byte) (val []byte, err error) {
 	item, err := txn.Get(KeyWithCF(cf, key))
 	if err != nil {
 		return nil, err
 	}
-	return item.ValueCopy(val)
+	val, err = item.ValueCopy(nil)
+	if err == nil && val == nil {
+		val = []byte{}
+	}
+	return val, err
 }
 
 // PutCF writes one key of column family cf.
