@@ -1,12 +1,460 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/tinykv-lab/tinykv/course/internal/gotest"
+	"github.com/tinykv-lab/tinykv/course/internal/grading"
+	"github.com/tinykv-lab/tinykv/course/internal/stage"
+	"github.com/tinykv-lab/tinykv/course/internal/weights"
 )
 
+// cheapStages have suites fast enough for the CI check of stage
+// independence; -all adds the cluster stages.
+var cheapStages = map[string]bool{"1": true, "2AA": true, "2AB": true, "2AC": true, "3A": true, "4A": true, "4B": true, "4C": true}
+
+// clusterStages run real raftstores and are sensitive to timing: their tests
+// run one at a time.
+var clusterStages = map[string]bool{"2B": true, "2C": true, "3B": true, "3C": true}
+
+// projectTargets are the make targets a student uses (course/course.mk).
+var projectTargets = []string{"project1", "project2a", "project2aa", "project2ab", "project2ac", "project2b", "project2c",
+	"project3a", "project3b", "project3c", "project4a", "project4b", "project4c"}
+
+// checker runs the handout checks and keeps their results.
+type checker struct {
+	o       *options
+	w       io.Writer
+	ctx     context.Context
+	src     string
+	module  string
+	work    string
+	stages  []string      // stages asked for with -stages
+	tests   []gotest.Test // the reference's tests, hidden tier included
+	weights *weights.File // the reference's weights
+	handout string        // the generated handout (hidden tier included)
+	sum     *Summary      // what generating it did
+	passed  int
+	failed  int
+	skipped int
+}
+
+// runChecks runs every check, prints a line per check and a closing
+// "N passed, M failed" line, and returns the exit status.
 func runChecks(ctx context.Context, o *options, w io.Writer) int {
-	fmt.Fprintln(w, "not yet")
-	return 1
+	c := &checker{o: o, w: w, ctx: ctx}
+	if err := c.setUp(); err != nil {
+		fmt.Fprintln(w, "handout-check:", err)
+		return 2
+	}
+	defer c.tearDown()
+	start := time.Now()
+	c.check("generate the handout", c.generate)
+	if c.handout != "" {
+		c.check("no marker and no solution line left", c.noSolutionLeft)
+		c.check("the handout builds and vets (hidden tier too)", c.buildAndVet)
+		c.check("the weights file names only existing tests", c.weightsMatchTests)
+		c.check("make targets and document links work in the handout", c.studentEntryPoints)
+		c.check("every stage's tests fail on the handout", c.testsFailOnHandout)
+		for _, s := range c.stages {
+			c.stageIndependence(s)
+		}
+	}
+	fmt.Fprintf(w, "\nhandout-check took %v\n", time.Since(start).Round(time.Second))
+	fmt.Fprintf(w, "handout-check: %d passed, %d failed, %d skipped\n", c.passed, c.failed, c.skipped)
+	if c.failed > 0 || ctx.Err() != nil {
+		return 1
+	}
+	return 0
+}
+
+func (c *checker) setUp() error {
+	root, module, err := gotest.ModuleRoot(c.o.cfg.Src)
+	if err != nil {
+		return err
+	}
+	c.src, c.module = root, module
+	if c.stages, err = stage.Expand(c.o.stages); err != nil {
+		return fmt.Errorf("-stages: %w", err)
+	}
+	if c.tests, err = gotest.Discover(root, module, gotest.Scope{Hidden: true}); err != nil {
+		return err
+	}
+	if c.weights, err = weights.Load(filepath.Join(root, weights.DefaultPath)); os.IsNotExist(err) {
+		c.weights, err = &weights.File{}, nil
+	}
+	if err != nil {
+		return err
+	}
+	c.work = c.o.work
+	if c.work == "" {
+		c.work, err = os.MkdirTemp("", "tinykv-handout-check-")
+		return err
+	}
+	return os.MkdirAll(c.work, 0o755)
+}
+
+func (c *checker) tearDown() {
+	if c.o.work == "" {
+		os.RemoveAll(c.work)
+	}
+}
+
+// errSkip marks a check that had nothing to check.
+type errSkip struct{ why string }
+
+func (e errSkip) Error() string { return e.why }
+
+func skip(format string, args ...interface{}) error { return errSkip{fmt.Sprintf(format, args...)} }
+
+// check runs one check and prints its verdict, with the details of a failure
+// indented below it.
+func (c *checker) check(name string, fn func() error) {
+	if c.ctx.Err() != nil {
+		return
+	}
+	start := time.Now()
+	fmt.Fprintf(c.w, "check: %s ...\n", name)
+	err := fn()
+	took := time.Since(start).Round(100 * time.Millisecond)
+	var s errSkip
+	switch {
+	case err == nil:
+		c.passed++
+		fmt.Fprintf(c.w, "  ok    %s (%v)\n", name, took)
+	case errors.As(err, &s):
+		c.skipped++
+		fmt.Fprintf(c.w, "  skip  %s: %s\n", name, s.why)
+	default:
+		c.failed++
+		fmt.Fprintf(c.w, "  FAIL  %s (%v)\n", name, took)
+		for _, line := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
+			fmt.Fprintf(c.w, "        %s\n", line)
+		}
+	}
+}
+
+// tree cuts a handout into the work directory, hidden tier included.
+func (c *checker) tree(name string, keep []string) (string, *Summary, error) {
+	cfg := Config{Src: c.src, Out: filepath.Join(c.work, name), Keep: map[string]bool{}, Hidden: true}
+	for _, s := range keep {
+		cfg.Keep[s] = true
+	}
+	sum, err := Generate(cfg)
+	return cfg.Out, sum, err
+}
+
+func (c *checker) generate() error {
+	out, sum, err := c.tree("handout", nil)
+	if err != nil {
+		return err
+	}
+	c.handout, c.sum = out, sum
+	for _, s := range summaryStages(sum) {
+		st := sum.Stages[s]
+		fmt.Fprintf(c.w, "        stage %-5s %3d regions, %5d lines removed, %3d files dropped\n", s, st.Regions, st.Lines, st.Files)
+	}
+	return nil
+}
+
+// markerPattern finds a marker in any comment syntax.
+var markerPattern = regexp.MustCompile(`(//|#|<!--)\s*lab:(begin|else|end|file)\b`)
+
+// minLeakLength is the length from which a solution line is distinctive
+// enough that seeing it outside its region means the solution leaked.
+const minLeakLength = 40
+
+// noSolutionLeft looks for marker lines in every handout file, and for
+// distinctive solution lines anywhere in the handout's Go code: such a line
+// outside its region is an unmarked copy of the solution.
+func (c *checker) noSolutionLeft() error {
+	solutions := map[string]string{} // trimmed line -> where it comes from
+	for file, regions := range c.sum.Removed {
+		for _, r := range regions {
+			for i, line := range r.Solution {
+				t := strings.TrimSpace(line)
+				if len(t) >= minLeakLength && !strings.HasPrefix(t, "//") {
+					solutions[t] = fmt.Sprintf("%s:%d (stage %s)", file, r.Line+1+i, r.Stage)
+				}
+			}
+		}
+	}
+	var problems []string
+	err := walkFiles(c.handout, func(rel string, data []byte) {
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		sc.Buffer(nil, 1<<20)
+		for n := 1; sc.Scan(); n++ {
+			line := sc.Text()
+			if markerPattern.MatchString(line) {
+				problems = append(problems, fmt.Sprintf("%s:%d: marker left: %s", rel, n, strings.TrimSpace(line)))
+			}
+			if from, ok := solutions[strings.TrimSpace(line)]; ok && strings.HasSuffix(rel, ".go") {
+				problems = append(problems, fmt.Sprintf("%s:%d: the solution line of %s is also here, unmarked", rel, n, from))
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return joinProblems(problems)
+}
+
+// walkFiles calls fn for every regular text file under root.
+func walkFiles(root string, fn func(rel string, data []byte)) error {
+	return filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if info.IsDir() && info.Name() == ".git" {
+			return filepath.SkipDir
+		}
+		if !info.Mode().IsRegular() {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if bytes.IndexByte(data, 0) >= 0 {
+			return nil // binary
+		}
+		rel, _ := filepath.Rel(root, p)
+		fn(filepath.ToSlash(rel), data)
+		return nil
+	})
+}
+
+func joinProblems(problems []string) error {
+	if len(problems) == 0 {
+		return nil
+	}
+	const max = 30
+	if len(problems) > max {
+		problems = append(problems[:max], fmt.Sprintf("... and %d more", len(problems)-max))
+	}
+	return errors.New(strings.Join(problems, "\n"))
+}
+
+// goCmd runs the go command in dir with -trimpath, so that the trees of the
+// checks share the build cache.
+func (c *checker) goCmd(dir string, args ...string) error {
+	cmd := exec.CommandContext(c.ctx, "go", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -trimpath"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, tailOf(string(out), 40))
+	}
+	return nil
+}
+
+func tailOf(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = append([]string{fmt.Sprintf("... (%d lines before)", len(lines)-n)}, lines[len(lines)-n:]...)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (c *checker) buildAndVet() error {
+	for _, args := range [][]string{
+		{"build", "./..."},
+		{"vet", "./..."},
+		{"vet", "-tags", gotest.GradingTag, "./..."},
+	} {
+		if err := c.goCmd(c.handout, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *checker) weightsMatchTests() error {
+	declared := map[string]bool{}
+	for _, t := range c.tests {
+		declared[t.Name] = true
+	}
+	var problems []string
+	for _, name := range c.weights.Listed() {
+		if !declared[name] {
+			problems = append(problems, fmt.Sprintf("%s lists %s, which no test file declares", weights.DefaultPath, name))
+		}
+	}
+	return joinProblems(problems)
+}
+
+// studentEntryPoints checks what a student touches first: the project make
+// targets (dry run) and the relative links of the Markdown documents.
+func (c *checker) studentEntryPoints() error {
+	var problems []string
+	if err := exec.Command("make", "-n", "-C", c.src, "project1").Run(); err != nil {
+		fmt.Fprintln(c.w, "        the reference Makefile has no project targets yet (include course/course.mk); links only")
+	} else {
+		for _, target := range projectTargets {
+			if out, err := exec.Command("make", "-n", "-C", c.handout, target).CombinedOutput(); err != nil {
+				problems = append(problems, fmt.Sprintf("make %s in the handout: %v: %s", target, err, strings.TrimSpace(string(out))))
+			}
+		}
+	}
+	err := walkFiles(c.handout, func(rel string, data []byte) {
+		if strings.HasSuffix(rel, ".md") {
+			problems = append(problems, brokenLinks(c.handout, rel, data)...)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return joinProblems(problems)
+}
+
+// linkPattern finds Markdown link targets: [text](target).
+var linkPattern = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+
+// brokenLinks lists relative links of a Markdown file whose target is not
+// in the tree (a link to a staff-only file, say).
+func brokenLinks(root, rel string, data []byte) []string {
+	var problems []string
+	for n, line := range strings.Split(string(data), "\n") {
+		for _, m := range linkPattern.FindAllStringSubmatch(line, -1) {
+			target, _, _ := strings.Cut(m[1], "#")
+			if target == "" || strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			p := filepath.Join(root, filepath.Dir(filepath.FromSlash(rel)), filepath.FromSlash(target))
+			if strings.HasPrefix(target, "/") {
+				p = filepath.Join(root, filepath.FromSlash(target))
+			}
+			if _, err := os.Stat(p); err != nil {
+				problems = append(problems, fmt.Sprintf("%s:%d: link to %s, which the handout does not have", rel, n+1, m[1]))
+			}
+		}
+	}
+	return problems
+}
+
+// stageTests are the reference's tests of one stage.
+func (c *checker) stageTests(s string) []gotest.Test {
+	return gotest.Select(c.tests, []string{s})
+}
+
+// grade runs tests in a tree with the hidden tier and returns the report; a
+// test is found by package directory and name, which are the same in every
+// tree cut from the reference.
+func (c *checker) grade(dir string, tests []gotest.Test, timeout time.Duration, parallel int) (*grading.Report, error) {
+	return grading.Grade(c.ctx, grading.Options{
+		Root: dir, Module: c.module, Tests: tests, Weights: c.weights, Timeout: timeout,
+		Parallel: parallel, Tags: []string{gotest.GradingTag},
+		BuildEnv: []string{"GOFLAGS=" + strings.TrimSpace(os.Getenv("GOFLAGS")+" -trimpath")},
+	})
+}
+
+// testsFailOnHandout runs every checked stage's tests on the bare handout
+// with a short timeout: a test that passes there does not test the stage.
+func (c *checker) testsFailOnHandout() error {
+	var tests []gotest.Test
+	var empty []string
+	for _, s := range c.stages {
+		if st := c.stageTests(s); len(st) > 0 {
+			tests = append(tests, st...)
+		} else {
+			empty = append(empty, s)
+		}
+	}
+	if len(empty) > 0 {
+		fmt.Fprintf(c.w, "        no tests yet for stage %s\n", strings.Join(empty, ", "))
+	}
+	if len(tests) == 0 {
+		return skip("no stage has tests yet")
+	}
+	rep, err := c.grade(c.handout, tests, c.o.failTimeout, c.o.parallel)
+	if err != nil {
+		return err
+	}
+	var problems []string
+	for _, t := range rep.Tests {
+		if t.Verdict == grading.VerdictPass {
+			problems = append(problems, fmt.Sprintf("%s (stage %s, %s) passes on the handout: it does not need the stage's solution", t.Name, t.Stage, t.File))
+		}
+	}
+	fmt.Fprintf(c.w, "        %d tests failed as they should in %v\n", len(rep.Tests)-len(problems), rep.Elapsed.Round(time.Second))
+	return joinProblems(problems)
+}
+
+// stageIndependence checks that the handout with the solutions of s and of
+// every stage before it passes the tests of s; with -all also that without
+// the solution of s (earlier stages kept) they fail.
+func (c *checker) stageIndependence(s string) {
+	tests := c.stageTests(s)
+	name := fmt.Sprintf("stage %s passes with stages %s kept", s, rangeLabel(stage.UpTo(s)))
+	if len(tests) == 0 {
+		c.check(name, func() error { return skip("no tests yet") })
+		return
+	}
+	if !cheapStages[s] && !c.o.all {
+		c.check(name, func() error { return skip("a cluster stage: run make handout-check-all") })
+		return
+	}
+	parallel := c.o.parallel
+	if clusterStages[s] {
+		parallel = 1
+	}
+	c.check(name, func() error {
+		return c.runKept("keep-"+s, stage.UpTo(s), tests, 0, parallel, true)
+	})
+	if c.o.all && len(stage.UpTo(s)) > 1 {
+		before := stage.UpTo(s)
+		before = before[:len(before)-1]
+		c.check(fmt.Sprintf("stage %s fails with only stages %s kept", s, rangeLabel(before)), func() error {
+			return c.runKept("without-"+s, before, tests, c.o.failTimeout, c.o.parallel, false)
+		})
+	}
+}
+
+// runKept cuts a tree keeping the given stages and checks that the tests
+// all pass (wantPass) or all fail.
+func (c *checker) runKept(dir string, keep []string, tests []gotest.Test, timeout time.Duration, parallel int, wantPass bool) error {
+	tree, _, err := c.tree(dir, keep)
+	if err != nil {
+		return err
+	}
+	if c.o.work == "" {
+		defer os.RemoveAll(tree)
+	}
+	rep, err := c.grade(tree, tests, timeout, parallel)
+	if err != nil {
+		return err
+	}
+	var problems []string
+	for _, t := range rep.Tests {
+		passed := t.Verdict == grading.VerdictPass
+		if passed == wantPass {
+			continue
+		}
+		if run := t.FirstFailure(); wantPass && run != nil {
+			problems = append(problems, fmt.Sprintf("%s: %s: %s", t.Name, run.Reason, run.Message))
+		} else {
+			problems = append(problems, fmt.Sprintf("%s passes without its stage's solution", t.Name))
+		}
+	}
+	fmt.Fprintf(c.w, "        %d tests in %v\n", len(rep.Tests), rep.Elapsed.Round(time.Second))
+	return joinProblems(problems)
+}
+
+// rangeLabel writes a list of stages as "1..2AB" or "1".
+func rangeLabel(stages []string) string {
+	if len(stages) == 1 {
+		return stages[0]
+	}
+	return stages[0] + ".." + stages[len(stages)-1]
 }
