@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/tinykv-lab/tinykv/kv/storage"
+	"github.com/tinykv-lab/tinykv/kv/transaction/latches"
 	"github.com/tinykv-lab/tinykv/kv/util/engine_util"
 	"github.com/tinykv-lab/tinykv/proto/pkg/errorpb"
 	"github.com/tinykv-lab/tinykv/proto/pkg/tinykvpb"
@@ -19,13 +20,15 @@ import (
 type Server struct {
 	tinykvpb.UnimplementedTinyKvServer
 	storage storage.Storage
+	// Latches serialise the transactional requests that write the same keys.
+	Latches *latches.Latches
 }
 
 var _ tinykvpb.TinyKvServer = new(Server)
 
 // NewServer serves the TinyKv API over storage, which must be started.
 func NewServer(storage storage.Storage) *Server {
-	return &Server{storage: storage}
+	return &Server{storage: storage, Latches: latches.NewLatches()}
 }
 
 // Limits of what a request may carry. Larger keys and values would make
