@@ -23,10 +23,10 @@ const (
 	LocalPrefix byte = 0x01
 
 	// RegionRaftPrefix and RegionMetaPrefix follow LocalPrefix.
-	RegionRaftPrefix byte = 0x02
-	RegionMetaPrefix byte = 0x03
-	RegionRaftPrefixLen   = 11 // LocalPrefix + RegionRaftPrefix + regionID
-	RegionRaftLogLen      = 19 // RegionRaftPrefixLen + suffix + index
+	RegionRaftPrefix    byte = 0x02
+	RegionMetaPrefix    byte = 0x03
+	RegionRaftPrefixLen      = 11 // LocalPrefix + RegionRaftPrefix + regionID
+	RegionRaftLogLen         = 19 // RegionRaftPrefixLen + suffix + index
 
 	// Suffixes after the region id.
 	RaftLogSuffix    byte = 0x01

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/golang/protobuf/proto"
+	"github.com/tinykv-lab/tinykv/kv/raftstore/meta"
 	"github.com/tinykv-lab/tinykv/kv/util/engine_util"
 	"github.com/tinykv-lab/tinykv/proto/pkg/eraftpb"
 	"github.com/tinykv-lab/tinykv/proto/pkg/errorpb"
@@ -54,6 +55,12 @@ func IsEpochStale(epoch *metapb.RegionEpoch, checkEpoch *metapb.RegionEpoch) boo
 // IsVoteMessage reports whether msg asks for a vote.
 func IsVoteMessage(msg *eraftpb.Message) bool {
 	return msg.GetMsgType() == eraftpb.MessageType_MsgRequestVote
+}
+
+// IsFirstVoteMessage reports whether msg is a vote request of the first
+// election of a region just created by a split (its log is at the initial index).
+func IsFirstVoteMessage(msg *eraftpb.Message) bool {
+	return IsVoteMessage(msg) && msg.Term == meta.RaftInitLogTerm+1
 }
 
 // IsInitialMsg reports whether msg may create a peer on a store that has
@@ -203,4 +210,35 @@ func RaftstoreErrToPbError(e error) *errorpb.Error {
 		ret.StoreNotMatch = &errorpb.StoreNotMatch{RequestStoreId: err.RequestStoreId, ActualStoreId: err.ActualStoreId}
 	}
 	return ret
+}
+
+// CheckStoreID returns ErrStoreNotMatch when req is for another store.
+func CheckStoreID(req *raft_cmdpb.RaftCmdRequest, storeID uint64) error {
+	peer := req.GetHeader().GetPeer()
+	if peer == nil {
+		return fmt.Errorf("request header names no peer")
+	}
+	if peer.StoreId == storeID {
+		return nil
+	}
+	return &ErrStoreNotMatch{RequestStoreId: peer.StoreId, ActualStoreId: storeID}
+}
+
+// CheckPeerID rejects a request made for another peer of the region.
+func CheckPeerID(req *raft_cmdpb.RaftCmdRequest, peerID uint64) error {
+	peer := req.Header.Peer
+	if peer.Id == peerID {
+		return nil
+	}
+	return fmt.Errorf("mismatch peer id %d != %d", peer.Id, peerID)
+}
+
+// CheckTerm rejects a request whose term is older than the peer's by more
+// than one: the client's view of the leader is out of date.
+func CheckTerm(req *raft_cmdpb.RaftCmdRequest, term uint64) error {
+	header := req.Header
+	if header.Term == 0 || term <= header.Term+1 {
+		return nil
+	}
+	return &ErrStaleCommand{}
 }

@@ -1,0 +1,167 @@
+package raftstore
+
+import (
+	"github.com/Connor1996/badger"
+	"github.com/tinykv-lab/tinykv/kv/raftstore/meta"
+	"github.com/tinykv-lab/tinykv/kv/raftstore/util"
+	"github.com/tinykv-lab/tinykv/kv/util/engine_util"
+	"github.com/tinykv-lab/tinykv/log"
+	"github.com/tinykv-lab/tinykv/proto/pkg/eraftpb"
+	"github.com/tinykv-lab/tinykv/proto/pkg/raft_cmdpb"
+)
+
+//lab:begin 2B
+
+// applier applies one Ready's committed entries to kvdb. Writes of
+// consecutive entries share one write batch, which also carries the new
+// apply state; the batch is flushed before anything reads (Get, Snap), and
+// callbacks of writes are answered only after their batch is on disk.
+type applier struct {
+	d       *peerMsgHandler
+	kvWB    *engine_util.WriteBatch
+	pending []pendingResponse
+}
+
+// pendingResponse is an answer to give once the write batch is flushed.
+type pendingResponse struct {
+	proposal *proposal
+	resp     *raft_cmdpb.RaftCmdResponse
+}
+
+func newApplier(d *peerMsgHandler) *applier {
+	return &applier{d: d, kvWB: new(engine_util.WriteBatch)}
+}
+
+// applyEntries applies entries in order and persists the result.
+func (a *applier) applyEntries(entries []eraftpb.Entry) {
+	for i := range entries {
+		a.applyEntry(&entries[i])
+		if a.d.stopped {
+			return
+		}
+	}
+	a.flush()
+}
+
+// applyEntry applies one entry and records that it is applied.
+func (a *applier) applyEntry(entry *eraftpb.Entry) {
+	applyState := a.d.peerStorage.applyState
+	if entry.Index <= applyState.AppliedIndex {
+		return
+	}
+	applyState.AppliedIndex = entry.Index
+	if entry.EntryType == eraftpb.EntryType_EntryConfChange {
+		a.applyConfChange(entry)
+		return
+	}
+	if len(entry.Data) == 0 {
+		// The no-op entry of a new leader.
+		return
+	}
+	req := new(raft_cmdpb.RaftCmdRequest)
+	if err := req.Unmarshal(entry.Data); err != nil {
+		log.Panicf("[apply] %s entry %d is not a command: %v", a.d.Tag, entry.Index, err)
+	}
+	p := a.d.takeProposal(entry)
+	if err := util.CheckRegionEpoch(req, a.d.Region(), true); err != nil {
+		a.respond(p, ErrResp(err))
+		return
+	}
+	if req.AdminRequest != nil {
+		a.respond(p, a.applyAdmin(req))
+		return
+	}
+	a.respond(p, a.applyRequests(req))
+}
+
+// applyRequests applies the requests of one normal command.
+func (a *applier) applyRequests(req *raft_cmdpb.RaftCmdRequest) *raft_cmdpb.RaftCmdResponse {
+	if err := checkRequestKeys(req, a.d.Region()); err != nil {
+		return ErrResp(err)
+	}
+	resp := newCmdResp()
+	for _, r := range req.Requests {
+		switch r.CmdType {
+		case raft_cmdpb.CmdType_Put:
+			a.kvWB.SetCF(r.Put.Cf, r.Put.Key, r.Put.Value)
+			resp.Responses = append(resp.Responses, &raft_cmdpb.Response{CmdType: r.CmdType, Put: &raft_cmdpb.PutResponse{}})
+			a.d.SizeDiffHint += uint64(len(r.Put.Key) + len(r.Put.Value))
+		case raft_cmdpb.CmdType_Delete:
+			a.kvWB.DeleteCF(r.Delete.Cf, r.Delete.Key)
+			resp.Responses = append(resp.Responses, &raft_cmdpb.Response{CmdType: r.CmdType, Delete: &raft_cmdpb.DeleteResponse{}})
+		case raft_cmdpb.CmdType_Get:
+			a.flush()
+			value, err := engine_util.GetCF(a.d.ctx.engine.Kv, r.Get.Cf, r.Get.Key)
+			if err != nil && err != badger.ErrKeyNotFound {
+				return ErrResp(err)
+			}
+			resp.Responses = append(resp.Responses, &raft_cmdpb.Response{CmdType: r.CmdType, Get: &raft_cmdpb.GetResponse{Value: value}})
+		case raft_cmdpb.CmdType_Snap:
+			a.flush()
+			resp.Responses = append(resp.Responses, &raft_cmdpb.Response{CmdType: r.CmdType,
+				Snap: &raft_cmdpb.SnapResponse{Region: util.CopyRegion(a.d.Region())}})
+		}
+	}
+	return resp
+}
+
+// respond answers the proposal of the entry just applied: writes wait for
+// the flush, a read (which flushed already) is answered now with its view.
+func (a *applier) respond(p *proposal, resp *raft_cmdpb.RaftCmdResponse) {
+	if p == nil {
+		return
+	}
+	BindRespTerm(resp, a.d.Term())
+	if isSnapResponse(resp) {
+		p.cb.Txn = a.d.ctx.engine.Kv.NewTransaction(false)
+	}
+	a.pending = append(a.pending, pendingResponse{proposal: p, resp: resp})
+}
+
+func isSnapResponse(resp *raft_cmdpb.RaftCmdResponse) bool {
+	for _, r := range resp.Responses {
+		if r.CmdType == raft_cmdpb.CmdType_Snap {
+			return true
+		}
+	}
+	return false
+}
+
+// flush writes the batch with the apply state, then answers the callbacks
+// of everything it contains.
+func (a *applier) flush() {
+	ps := a.d.peerStorage
+	if err := a.kvWB.SetMeta(meta.ApplyStateKey(a.d.regionId), ps.applyState); err != nil {
+		log.Panicf("[apply] %s encoding apply state failed: %v", a.d.Tag, err)
+	}
+	if err := a.kvWB.WriteToDB(a.d.ctx.engine.Kv); err != nil {
+		log.Panicf("[apply] %s writing applied entries failed: %v", a.d.Tag, err)
+	}
+	a.kvWB.Reset()
+	for _, pr := range a.pending {
+		pr.proposal.cb.Done(pr.resp)
+	}
+	a.pending = a.pending[:0]
+}
+
+//lab:end
+
+// takeProposal removes and returns the proposal of entry, if this peer
+// proposed it in this term. Older proposals still waiting were overwritten
+// by another leader's entries: they are answered with ErrStaleCommand.
+func (d *peerMsgHandler) takeProposal(entry *eraftpb.Entry) *proposal {
+	//lab:begin 2B
+	for len(d.proposals) > 0 {
+		p := d.proposals[0]
+		if p.index > entry.Index {
+			return nil
+		}
+		d.proposals = d.proposals[1:]
+		if p.index == entry.Index && p.term == entry.Term {
+			return p
+		}
+		notifyStaleReq(entry.Term, p.cb)
+	}
+	//lab:end
+	return nil
+}

@@ -1,0 +1,376 @@
+package raftstore
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/pingcap/errors"
+	"github.com/tinykv-lab/tinykv/kv/config"
+	"github.com/tinykv-lab/tinykv/kv/raftstore/message"
+	"github.com/tinykv-lab/tinykv/kv/raftstore/meta"
+	"github.com/tinykv-lab/tinykv/kv/raftstore/runner"
+	"github.com/tinykv-lab/tinykv/kv/raftstore/util"
+	"github.com/tinykv-lab/tinykv/kv/util/engine_util"
+	"github.com/tinykv-lab/tinykv/kv/util/worker"
+	"github.com/tinykv-lab/tinykv/log"
+	"github.com/tinykv-lab/tinykv/proto/pkg/eraftpb"
+	"github.com/tinykv-lab/tinykv/proto/pkg/metapb"
+	"github.com/tinykv-lab/tinykv/proto/pkg/raft_serverpb"
+	"github.com/tinykv-lab/tinykv/raft"
+)
+
+// notifyStaleReq answers a proposal that will never be applied.
+func notifyStaleReq(term uint64, cb *message.Callback) {
+	cb.Done(ErrRespStaleCommand(term))
+}
+
+// notifyReqRegionRemoved answers a proposal whose region left this store.
+func notifyReqRegionRemoved(regionId uint64, cb *message.Callback) {
+	regionNotFound := &util.ErrRegionNotFound{RegionId: regionId}
+	resp := ErrResp(regionNotFound)
+	cb.Done(resp)
+}
+
+// createPeer makes the first peer of a region this store bootstraps or
+// loads at start-up.
+func createPeer(storeID uint64, cfg *config.Config, regionSched chan<- worker.Task,
+	engines *engine_util.Engines, region *metapb.Region) (*peer, error) {
+	metaPeer := util.FindPeer(region, storeID)
+	if metaPeer == nil {
+		return nil, errors.Errorf("find no peer for store %d in region %v", storeID, region)
+	}
+	log.Infof("[region %v] create peer with ID %d", region.GetId(), metaPeer.GetId())
+	return NewPeer(storeID, cfg, engines, region, regionSched, metaPeer)
+}
+
+// replicatePeer makes a peer for a region this store learns about from a
+// raft message: it knows nothing of the region yet but its id, and gets the
+// rest from a snapshot of the leader.
+func replicatePeer(storeID uint64, cfg *config.Config, regionSched chan<- worker.Task,
+	engines *engine_util.Engines, regionID uint64, metaPeer *metapb.Peer) (*peer, error) {
+	log.Infof("[region %v] replicates peer with ID %d", regionID, metaPeer.GetId())
+	region := &metapb.Region{
+		Id:          regionID,
+		RegionEpoch: &metapb.RegionEpoch{},
+	}
+	return NewPeer(storeID, cfg, engines, region, regionSched, metaPeer)
+}
+
+// proposal is a command waiting to be applied: when the entry at index of
+// term is applied, cb gets the answer.
+type proposal struct {
+	index uint64
+	term  uint64
+	cb    *message.Callback
+}
+
+// peer is one replica of a region on this store: its raft node, its
+// storage, and the proposals it is waiting to answer.
+type peer struct {
+	// ticker counts down each periodic task of the peer.
+	ticker *ticker
+	// Meta is this peer's id and store.
+	Meta *metapb.Peer
+	// regionId is the region this peer belongs to.
+	regionId uint64
+	// RaftGroup drives raft for this peer.
+	RaftGroup *raft.RawNode
+	// peerStorage is the raft.Storage of RaftGroup.
+	peerStorage *PeerStorage
+
+	// proposals wait for their entries to be applied, in index order.
+	proposals []*proposal
+	// LastCompactedIdx is the index of the last compact-log command proposed.
+	LastCompactedIdx uint64
+	// peerCache knows the store of every peer it has heard of.
+	peerCache map[uint64]*metapb.Peer
+	// PeersStartPendingTime records when a peer started to need a snapshot.
+	PeersStartPendingTime map[uint64]time.Time
+	// stopped is set when the peer is destroyed.
+	stopped bool
+
+	// SizeDiffHint approximates the bytes written since the last split check.
+	SizeDiffHint uint64
+	// ApproximateSize is the region's size seen by the last split check.
+	ApproximateSize *uint64
+
+	// Tag names the peer in logs: "[region 1] 2".
+	Tag string
+}
+
+// NewPeer makes a peer over the region's stored state.
+func NewPeer(storeId uint64, cfg *config.Config, engines *engine_util.Engines, region *metapb.Region, regionSched chan<- worker.Task,
+	meta *metapb.Peer) (*peer, error) {
+	if meta.GetId() == util.InvalidID {
+		return nil, fmt.Errorf("invalid peer id")
+	}
+	tag := fmt.Sprintf("[region %v] %v", region.GetId(), meta.GetId())
+
+	ps, err := NewPeerStorage(engines, region, regionSched, tag)
+	if err != nil {
+		return nil, err
+	}
+
+	appliedIndex := ps.AppliedIndex()
+
+	raftCfg := &raft.Config{
+		ID:            meta.GetId(),
+		ElectionTick:  cfg.RaftElectionTimeoutTicks,
+		HeartbeatTick: cfg.RaftHeartbeatTicks,
+		Applied:       appliedIndex,
+		Storage:       ps,
+	}
+
+	raftGroup, err := raft.NewRawNode(raftCfg)
+	if err != nil {
+		return nil, err
+	}
+	p := &peer{
+		Meta:                  meta,
+		regionId:              region.GetId(),
+		RaftGroup:             raftGroup,
+		peerStorage:           ps,
+		peerCache:             make(map[uint64]*metapb.Peer),
+		PeersStartPendingTime: make(map[uint64]time.Time),
+		Tag:                   tag,
+		ticker:                newTicker(region.GetId(), cfg),
+	}
+
+	// A region of one peer, this one, needs no election timeout to elect it.
+	if len(region.GetPeers()) == 1 && region.GetPeers()[0].GetStoreId() == storeId {
+		if err := p.RaftGroup.Campaign(); err != nil {
+			return nil, err
+		}
+	}
+
+	return p, nil
+}
+
+func (p *peer) insertPeerCache(peer *metapb.Peer) {
+	p.peerCache[peer.GetId()] = peer
+}
+
+func (p *peer) removePeerCache(peerID uint64) {
+	delete(p.peerCache, peerID)
+}
+
+// getPeerFromCache finds the store of a peer of the region.
+func (p *peer) getPeerFromCache(peerID uint64) *metapb.Peer {
+	if peer, ok := p.peerCache[peerID]; ok {
+		return peer
+	}
+	for _, peer := range p.peerStorage.Region().GetPeers() {
+		if peer.GetId() == peerID {
+			p.insertPeerCache(peer)
+			return peer
+		}
+	}
+	return nil
+}
+
+func (p *peer) nextProposalIndex() uint64 {
+	return p.RaftGroup.Raft.RaftLog.LastIndex() + 1
+}
+
+// MaybeDestroy reports whether the peer can be destroyed now: not while a
+// snapshot is being applied into its range.
+func (p *peer) MaybeDestroy() bool {
+	if p.stopped {
+		log.Infof("%v is being destroyed, skip", p.Tag)
+		return false
+	}
+	return p.peerStorage.snapState.stateType != snapStateApplying
+}
+
+// Destroy deletes the peer's state and data: its region is marked
+// Tombstone first, so a crash in the middle leaves a peer that is
+// recognised as destroyed at the next start.
+func (p *peer) Destroy(engine *engine_util.Engines, keepData bool) error {
+	start := time.Now()
+	region := p.Region()
+	log.Infof("%v begin to destroy", p.Tag)
+
+	kvWB := new(engine_util.WriteBatch)
+	raftWB := new(engine_util.WriteBatch)
+	if err := p.peerStorage.clearMeta(kvWB, raftWB); err != nil {
+		return err
+	}
+	meta.WriteRegionState(kvWB, region, raft_serverpb.PeerState_Tombstone)
+	// The tombstone (kvdb) first: a crash after it is recognised at start-up.
+	if err := kvWB.WriteToDB(engine.Kv); err != nil {
+		return err
+	}
+	if err := raftWB.WriteToDB(engine.Raft); err != nil {
+		return err
+	}
+
+	if p.peerStorage.isInitialized() && !keepData {
+		// Left-over data of a crash here is deleted when a later snapshot
+		// is applied to the range.
+		p.peerStorage.ClearData()
+	}
+
+	for _, proposal := range p.proposals {
+		notifyReqRegionRemoved(region.Id, proposal.cb)
+	}
+	p.proposals = nil
+
+	log.Infof("%v destroy itself, takes %v", p.Tag, time.Since(start))
+	return nil
+}
+
+func (p *peer) isInitialized() bool {
+	return p.peerStorage.isInitialized()
+}
+
+func (p *peer) storeID() uint64 {
+	return p.Meta.StoreId
+}
+
+// Region is the peer's current region.
+func (p *peer) Region() *metapb.Region {
+	return p.peerStorage.Region()
+}
+
+// SetRegion replaces the region after a conf change, a split or a snapshot.
+func (p *peer) SetRegion(region *metapb.Region) {
+	p.peerStorage.SetRegion(region)
+}
+
+// PeerId is this peer's id.
+func (p *peer) PeerId() uint64 {
+	return p.Meta.GetId()
+}
+
+// LeaderId is the id of the leader raft knows of, or 0.
+func (p *peer) LeaderId() uint64 {
+	return p.RaftGroup.Raft.Lead
+}
+
+// IsLeader reports whether this peer is its region's leader.
+func (p *peer) IsLeader() bool {
+	return p.RaftGroup.Raft.State == raft.StateLeader
+}
+
+// Send hands the messages of a Ready to the transport.
+func (p *peer) Send(trans Transport, msgs []eraftpb.Message) {
+	for _, msg := range msgs {
+		err := p.sendRaftMessage(msg, trans)
+		if err != nil {
+			log.Debugf("[msg] %v send message err: %v", p.Tag, err)
+		}
+	}
+}
+
+// CollectPendingPeers lists the peers that lag behind the leader's log
+// start (they need a snapshot), for the scheduler heartbeat.
+func (p *peer) CollectPendingPeers() []*metapb.Peer {
+	pendingPeers := make([]*metapb.Peer, 0, len(p.Region().GetPeers()))
+	truncatedIdx := p.peerStorage.truncatedIndex()
+	for id, progress := range p.RaftGroup.GetProgress() {
+		if id == p.Meta.GetId() {
+			continue
+		}
+		if progress.Match < truncatedIdx {
+			if peer := p.getPeerFromCache(id); peer != nil {
+				pendingPeers = append(pendingPeers, peer)
+				if _, ok := p.PeersStartPendingTime[id]; !ok {
+					now := time.Now()
+					p.PeersStartPendingTime[id] = now
+					log.Debugf("%v peer %v start pending at %v", p.Tag, id, now)
+				}
+			}
+		}
+	}
+	return pendingPeers
+}
+
+func (p *peer) clearPeersStartPendingTime() {
+	for id := range p.PeersStartPendingTime {
+		delete(p.PeersStartPendingTime, id)
+	}
+}
+
+// AnyNewPeerCatchUp forgets peers that caught up since they were pending.
+func (p *peer) AnyNewPeerCatchUp(peerId uint64) bool {
+	if len(p.PeersStartPendingTime) == 0 {
+		return false
+	}
+	if !p.IsLeader() {
+		p.clearPeersStartPendingTime()
+		return false
+	}
+	if startPendingTime, ok := p.PeersStartPendingTime[peerId]; ok {
+		truncatedIdx := p.peerStorage.truncatedIndex()
+		progress, ok := p.RaftGroup.Raft.Prs[peerId]
+		if ok {
+			if progress.Match >= truncatedIdx {
+				delete(p.PeersStartPendingTime, peerId)
+				elapsed := time.Since(startPendingTime)
+				log.Debugf("%v peer %v has caught up logs, elapsed: %v", p.Tag, peerId, elapsed)
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// MaybeCampaign starts an election right after a split when the parent's
+// leader was on this store, so the new region does not wait a timeout.
+func (p *peer) MaybeCampaign(parentIsLeader bool) bool {
+	// A single-peer region campaigned when it was created.
+	if len(p.Region().GetPeers()) <= 1 || !parentIsLeader {
+		return false
+	}
+	if err := p.RaftGroup.Campaign(); err != nil {
+		log.Warnf("[elect] %v campaign after split failed: %v", p.Tag, err)
+		return false
+	}
+	return true
+}
+
+// Term is the current raft term.
+func (p *peer) Term() uint64 {
+	return p.RaftGroup.Raft.Term
+}
+
+// HeartbeatScheduler reports the region to the scheduler through the
+// scheduler worker.
+func (p *peer) HeartbeatScheduler(ch chan<- worker.Task) {
+	clonedRegion := util.CopyRegion(p.Region())
+	ch <- &runner.SchedulerRegionHeartbeatTask{
+		Region:          clonedRegion,
+		Peer:            p.Meta,
+		PendingPeers:    p.CollectPendingPeers(),
+		ApproximateSize: p.ApproximateSize,
+	}
+}
+
+func (p *peer) sendRaftMessage(msg eraftpb.Message, trans Transport) error {
+	sendMsg := new(raft_serverpb.RaftMessage)
+	sendMsg.RegionId = p.regionId
+	sendMsg.RegionEpoch = &metapb.RegionEpoch{
+		ConfVer: p.Region().RegionEpoch.ConfVer,
+		Version: p.Region().RegionEpoch.Version,
+	}
+
+	fromPeer := *p.Meta
+	toPeer := p.getPeerFromCache(msg.To)
+	if toPeer == nil {
+		return fmt.Errorf("failed to lookup recipient peer %v in region %v", msg.To, p.regionId)
+	}
+	log.Debugf("[msg] %v, send raft msg %v from %v to %v", p.Tag, msg.MsgType, fromPeer.Id, toPeer.Id)
+
+	sendMsg.FromPeer = &fromPeer
+	sendMsg.ToPeer = toPeer
+
+	// The receiving store may have no peer of the region yet (it was just
+	// added, or the region just split off). Messages that may create one
+	// carry the region's range, so that store can check the range is free.
+	if p.peerStorage.isInitialized() && util.IsInitialMsg(&msg) {
+		sendMsg.StartKey = append([]byte{}, p.Region().StartKey...)
+		sendMsg.EndKey = append([]byte{}, p.Region().EndKey...)
+	}
+	sendMsg.Message = &msg
+	return trans.Send(sendMsg)
+}

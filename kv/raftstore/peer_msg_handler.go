@@ -1,0 +1,640 @@
+package raftstore
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/Connor1996/badger"
+	"github.com/golang/protobuf/proto"
+	"github.com/pingcap/errors"
+	"github.com/tinykv-lab/tinykv/kv/raftstore/message"
+	"github.com/tinykv-lab/tinykv/kv/raftstore/meta"
+	"github.com/tinykv-lab/tinykv/kv/raftstore/runner"
+	"github.com/tinykv-lab/tinykv/kv/raftstore/snap"
+	"github.com/tinykv-lab/tinykv/kv/raftstore/util"
+	"github.com/tinykv-lab/tinykv/kv/util/engine_util"
+	"github.com/tinykv-lab/tinykv/log"
+	"github.com/tinykv-lab/tinykv/proto/pkg/eraftpb"
+	"github.com/tinykv-lab/tinykv/proto/pkg/metapb"
+	"github.com/tinykv-lab/tinykv/proto/pkg/raft_cmdpb"
+	"github.com/tinykv-lab/tinykv/proto/pkg/raft_serverpb"
+	"github.com/tinykv-lab/tinykv/raft"
+)
+
+// peerMsgHandler handles the messages and the Ready of one peer, on the
+// raft worker's goroutine. It is made anew for each use: the state lives
+// in the peer and the global context.
+type peerMsgHandler struct {
+	*peer
+	ctx *GlobalContext
+}
+
+func newPeerMsgHandler(peer *peer, ctx *GlobalContext) *peerMsgHandler {
+	return &peerMsgHandler{
+		peer: peer,
+		ctx:  ctx,
+	}
+}
+
+// HandleRaftReady persists, sends and applies what raft has ready, then
+// tells raft it is done (Advance).
+func (d *peerMsgHandler) HandleRaftReady() {
+	if d.stopped {
+		return
+	}
+	// Your Code Here (2B).
+	//lab:begin 2B
+	if !d.RaftGroup.HasReady() {
+		return
+	}
+	rd := d.RaftGroup.Ready()
+	result, err := d.peerStorage.SaveReadyState(&rd)
+	if err != nil {
+		log.Panicf("[persist] %s saving ready state failed: %v", d.Tag, err)
+	}
+	//lab:end
+	//lab:begin 2C
+	if result != nil {
+		d.onSnapshotApplied(result)
+	}
+	//lab:end
+	//lab:begin 2B
+	d.Send(d.ctx.trans, rd.Messages)
+	if len(rd.CommittedEntries) > 0 {
+		newApplier(d).applyEntries(rd.CommittedEntries)
+		if d.stopped {
+			return
+		}
+	}
+	d.RaftGroup.Advance(rd)
+	//lab:end
+}
+
+// onSnapshotApplied records the region a snapshot brought in the store's view.
+func (d *peerMsgHandler) onSnapshotApplied(result *ApplySnapResult) {
+	storeMeta := d.ctx.storeMeta
+	storeMeta.Lock()
+	defer storeMeta.Unlock()
+	if len(result.PrevRegion.Peers) > 0 {
+		storeMeta.regionRanges.Delete(regionItem{region: result.PrevRegion})
+	}
+	storeMeta.regionRanges.ReplaceOrInsert(regionItem{region: result.Region})
+	storeMeta.regions[result.Region.Id] = result.Region
+}
+
+// HandleMsg handles one message routed to this peer.
+func (d *peerMsgHandler) HandleMsg(msg message.Msg) {
+	switch msg.Type {
+	case message.MsgTypeRaftMessage:
+		raftMsg := msg.Data.(*raft_serverpb.RaftMessage)
+		if err := d.onRaftMsg(raftMsg); err != nil {
+			log.Errorf("[msg] %s handle raft message error %v", d.Tag, err)
+		}
+	case message.MsgTypeRaftCmd:
+		raftCMD := msg.Data.(*message.MsgRaftCmd)
+		d.proposeRaftCommand(raftCMD.Request, raftCMD.Callback)
+	case message.MsgTypeTick:
+		d.onTick()
+	case message.MsgTypeSplitRegion:
+		split := msg.Data.(*message.MsgSplitRegion)
+		log.Infof("[split] %s on split with %v", d.Tag, split.SplitKey)
+		d.onPrepareSplitRegion(split.RegionEpoch, split.SplitKey, split.Callback)
+	case message.MsgTypeRegionApproximateSize:
+		d.onApproximateRegionSize(msg.Data.(uint64))
+	case message.MsgTypeGcSnap:
+		gcSnap := msg.Data.(*message.MsgGCSnap)
+		d.onGCSnap(gcSnap.Snaps)
+	case message.MsgTypeStart:
+		d.startTicker()
+		d.resumeSnapshotApply()
+	}
+}
+
+// resumeSnapshotApply finishes a snapshot apply a crash interrupted: the
+// states already point at the snapshot, the data is ingested again.
+func (d *peerMsgHandler) resumeSnapshotApply() {
+	if d.peerStorage.snapState.stateType != snapStateApplying {
+		return
+	}
+	truncated := d.peerStorage.applyState.TruncatedState
+	snapMeta := &eraftpb.SnapshotMetadata{
+		Index:     truncated.Index,
+		Term:      truncated.Term,
+		ConfState: &eraftpb.ConfState{Nodes: util.ConfStateFromRegion(d.Region()).Nodes},
+	}
+	log.Infof("[snap] %s resumes applying snapshot at index %d", d.Tag, truncated.Index)
+	if err := d.peerStorage.applySnapshotData(snapMeta); err != nil {
+		log.Panicf("[snap] %s cannot finish an interrupted snapshot apply: %v", d.Tag, err)
+	}
+}
+
+// preProposeRaftCommand checks that this peer may propose the command: the
+// right store, the leader, the right peer, a current epoch.
+func (d *peerMsgHandler) preProposeRaftCommand(req *raft_cmdpb.RaftCmdRequest) error {
+	if err := util.CheckStoreID(req, d.storeID()); err != nil {
+		return err
+	}
+
+	regionID := d.regionId
+	leaderID := d.LeaderId()
+	if !d.IsLeader() {
+		leader := d.getPeerFromCache(leaderID)
+		return &util.ErrNotLeader{RegionId: regionID, Leader: leader}
+	}
+	if err := util.CheckPeerID(req, d.PeerId()); err != nil {
+		return err
+	}
+	if err := util.CheckTerm(req, d.Term()); err != nil {
+		return err
+	}
+	err := util.CheckRegionEpoch(req, d.Region(), true)
+	if errEpochNotMatching, ok := err.(*util.ErrEpochNotMatch); ok {
+		// The next region on this store is likely the one split off this
+		// one: telling the client about it saves it a lookup.
+		siblingRegion := d.findSiblingRegion()
+		if siblingRegion != nil {
+			errEpochNotMatching.Regions = append(errEpochNotMatching.Regions, siblingRegion)
+		}
+		return errEpochNotMatching
+	}
+	return err
+}
+
+// proposeRaftCommand checks the command, proposes it to raft, and
+// remembers the callback to answer once the entry is applied.
+func (d *peerMsgHandler) proposeRaftCommand(msg *raft_cmdpb.RaftCmdRequest, cb *message.Callback) {
+	err := d.preProposeRaftCommand(msg)
+	if err != nil {
+		cb.Done(ErrResp(err))
+		return
+	}
+	// Your Code Here (2B).
+	//lab:begin 2B
+	if err := checkRequestKeys(msg, d.Region()); err != nil {
+		cb.Done(ErrResp(err))
+		return
+	}
+	if admin := msg.AdminRequest; admin != nil && admin.CmdType == raft_cmdpb.AdminCmdType_TransferLeader {
+		d.transferLeader(admin.TransferLeader.Peer, cb)
+		return
+	}
+	data, err := msg.Marshal()
+	if err != nil {
+		cb.Done(ErrResp(err))
+		return
+	}
+	index, term := d.nextProposalIndex(), d.Term()
+	if err := d.RaftGroup.Propose(data); err != nil {
+		cb.Done(ErrRespWithTerm(err, term))
+		return
+	}
+	if cb != nil {
+		d.proposals = append(d.proposals, &proposal{index: index, term: term, cb: cb})
+	}
+	//lab:end
+}
+
+// checkRequestKeys rejects a command with a key outside the region.
+func checkRequestKeys(msg *raft_cmdpb.RaftCmdRequest, region *metapb.Region) error {
+	for _, req := range msg.Requests {
+		if key := requestKey(req); key != nil {
+			if err := util.CheckKeyInRegion(key, region); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// requestKey is the key a request reads or writes, nil for Snap.
+func requestKey(req *raft_cmdpb.Request) []byte {
+	switch req.CmdType {
+	case raft_cmdpb.CmdType_Get:
+		return req.Get.GetKey()
+	case raft_cmdpb.CmdType_Put:
+		return req.Put.GetKey()
+	case raft_cmdpb.CmdType_Delete:
+		return req.Delete.GetKey()
+	}
+	return nil
+}
+
+// transferLeader asks raft to hand leadership to peer and answers at once:
+// the transfer itself is not replicated.
+func (d *peerMsgHandler) transferLeader(peer *metapb.Peer, cb *message.Callback) {
+	d.RaftGroup.TransferLeader(peer.GetId())
+	resp := newCmdResp()
+	resp.AdminResponse = &raft_cmdpb.AdminResponse{
+		CmdType:        raft_cmdpb.AdminCmdType_TransferLeader,
+		TransferLeader: &raft_cmdpb.TransferLeaderResponse{},
+	}
+	cb.Done(resp)
+}
+
+func (d *peerMsgHandler) onTick() {
+	if d.stopped {
+		return
+	}
+	d.ticker.tickClock()
+	if d.ticker.isOnTick(PeerTickRaft) {
+		d.onRaftBaseTick()
+	}
+	if d.ticker.isOnTick(PeerTickRaftLogGC) {
+		d.onRaftGCLogTick()
+	}
+	if d.ticker.isOnTick(PeerTickSchedulerHeartbeat) {
+		d.onSchedulerHeartbeatTick()
+	}
+	if d.ticker.isOnTick(PeerTickSplitRegionCheck) {
+		d.onSplitRegionCheckTick()
+	}
+	d.ctx.tickDriverSender <- d.regionId
+}
+
+func (d *peerMsgHandler) startTicker() {
+	d.ticker = newTicker(d.regionId, d.ctx.cfg)
+	d.ctx.tickDriverSender <- d.regionId
+	d.ticker.schedule(PeerTickRaft)
+	d.ticker.schedule(PeerTickRaftLogGC)
+	d.ticker.schedule(PeerTickSplitRegionCheck)
+	d.ticker.schedule(PeerTickSchedulerHeartbeat)
+}
+
+func (d *peerMsgHandler) onRaftBaseTick() {
+	d.RaftGroup.Tick()
+	d.ticker.schedule(PeerTickRaft)
+}
+
+// ScheduleCompactLog has the raft-log GC worker delete the log entries up
+// to truncatedIndex, which the apply state no longer needs.
+func (d *peerMsgHandler) ScheduleCompactLog(truncatedIndex uint64) {
+	raftLogGCTask := &runner.RaftLogGCTask{
+		RaftEngine: d.ctx.engine.Raft,
+		RegionID:   d.regionId,
+		StartIdx:   d.LastCompactedIdx,
+		EndIdx:     truncatedIndex + 1,
+	}
+	d.LastCompactedIdx = raftLogGCTask.EndIdx
+	d.ctx.raftLogGCTaskSender <- raftLogGCTask
+}
+
+// onRaftMsg steps a message from another peer into raft, after checking
+// that it is for this peer and not stale.
+func (d *peerMsgHandler) onRaftMsg(msg *raft_serverpb.RaftMessage) error {
+	log.Debugf("[msg] %s handle raft message %s from %d to %d",
+		d.Tag, msg.GetMessage().GetMsgType(), msg.GetFromPeer().GetId(), msg.GetToPeer().GetId())
+	if !d.validateRaftMessage(msg) {
+		return nil
+	}
+	if d.stopped {
+		return nil
+	}
+	if msg.GetIsTombstone() {
+		// Our peer was removed from the region: destroy it.
+		d.handleGCPeerMsg(msg)
+		return nil
+	}
+	if d.checkMessage(msg) {
+		return nil
+	}
+	key, err := d.checkSnapshot(msg)
+	if err != nil {
+		return err
+	}
+	if key != nil {
+		// The snapshot is dropped: its files are of no use any more.
+		if err := d.ctx.snapMgr.DeleteSnapshot(*key, false); err != nil {
+			log.Warnf("[snap] %s delete dropped snapshot %s failed: %v", d.Tag, key, err)
+		}
+		return nil
+	}
+	d.insertPeerCache(msg.GetFromPeer())
+	err = d.RaftGroup.Step(*msg.GetMessage())
+	if err != nil {
+		return err
+	}
+	if d.AnyNewPeerCatchUp(msg.FromPeer.Id) {
+		d.HeartbeatScheduler(d.ctx.schedulerTaskSender)
+	}
+	return nil
+}
+
+// validateRaftMessage reports whether msg is addressed to this store.
+func (d *peerMsgHandler) validateRaftMessage(msg *raft_serverpb.RaftMessage) bool {
+	regionID := msg.GetRegionId()
+	from := msg.GetFromPeer()
+	to := msg.GetToPeer()
+	log.Debugf("[region %d] handle raft message %s from %d to %d", regionID, msg, from.GetId(), to.GetId())
+	if to.GetStoreId() != d.storeID() {
+		log.Warnf("[region %d] store not match, to store id %d, mine %d, ignore it",
+			regionID, to.GetStoreId(), d.storeID())
+		return false
+	}
+	if msg.RegionEpoch == nil {
+		log.Errorf("[region %d] missing epoch in raft message, ignore it", regionID)
+		return false
+	}
+	return true
+}
+
+// checkMessage reports whether msg must be dropped: it comes from a peer
+// with a stale epoch that is no longer a member (which is then told to
+// destroy itself).
+func (d *peerMsgHandler) checkMessage(msg *raft_serverpb.RaftMessage) bool {
+	fromEpoch := msg.GetRegionEpoch()
+	isVoteMsg := util.IsVoteMessage(msg.Message)
+	fromStoreID := msg.FromPeer.GetStoreId()
+
+	// A peer removed from the region (or from before a split) may keep
+	// sending, until a newer message reaches it: answer it so it can
+	// destroy itself, and drop what it sent.
+	region := d.Region()
+	if util.IsEpochStale(fromEpoch, region.RegionEpoch) && util.FindPeer(region, fromStoreID) == nil {
+		handleStaleMsg(d.ctx.trans, msg, region.RegionEpoch, isVoteMsg)
+		return true
+	}
+	target := msg.GetToPeer()
+	if target.Id < d.PeerId() {
+		log.Infof("[region %d] target peer id %d is less than %d, msg maybe stale", d.regionId, target.Id, d.PeerId())
+		return true
+	} else if target.Id > d.PeerId() {
+		if d.MaybeDestroy() {
+			log.Infof("[region %d] is stale as received a larger peer %s, destroying", d.regionId, target)
+			d.destroyPeer()
+			d.ctx.router.sendStore(message.NewMsg(message.MsgTypeStoreRaftMessage, msg))
+		}
+		return true
+	}
+	return false
+}
+
+// handleGCPeerMsg destroys this peer when the message says it was removed.
+func (d *peerMsgHandler) handleGCPeerMsg(msg *raft_serverpb.RaftMessage) {
+	fromEpoch := msg.RegionEpoch
+	if !util.IsEpochStale(d.Region().RegionEpoch, fromEpoch) {
+		return
+	}
+	if !util.PeerEqual(d.Meta, msg.ToPeer) {
+		log.Infof("[region %d] receive stale gc msg, ignore", d.regionId)
+		return
+	}
+	log.Infof("[region %d] peer %v receives gc message, trying to remove", d.regionId, msg.ToPeer)
+	if d.MaybeDestroy() {
+		d.destroyPeer()
+	}
+}
+
+// checkSnapshot returns the key of a snapshot message that must be dropped
+// (stale, or overlapping another region of this store), or nil to step it.
+func (d *peerMsgHandler) checkSnapshot(msg *raft_serverpb.RaftMessage) (*snap.SnapKey, error) {
+	if msg.Message.Snapshot == nil {
+		return nil, nil
+	}
+	regionID := msg.RegionId
+	snapshot := msg.Message.Snapshot
+	key := snap.SnapKeyFromRegionSnap(regionID, snapshot)
+	snapData := new(raft_serverpb.RaftSnapshotData)
+	err := snapData.Unmarshal(snapshot.Data)
+	if err != nil {
+		return nil, err
+	}
+	snapRegion := snapData.Region
+	peerID := msg.ToPeer.Id
+	var contains bool
+	for _, peer := range snapRegion.Peers {
+		if peer.Id == peerID {
+			contains = true
+			break
+		}
+	}
+	if !contains {
+		log.Infof("[snap] %s receiving a snapshot that does not include it, peer id %d, snap region %v",
+			d.Tag, peerID, snapRegion)
+		return &key, nil
+	}
+	meta := d.ctx.storeMeta
+	meta.Lock()
+	defer meta.Unlock()
+	if !util.RegionEqual(meta.regions[d.regionId], d.Region()) {
+		if !d.isInitialized() {
+			log.Infof("[snap] %s stale delegate detected, skip", d.Tag)
+			return &key, nil
+		}
+		panic(fmt.Sprintf("%s meta corrupted %s != %s", d.Tag, meta.regions[d.regionId], d.Region()))
+	}
+
+	existRegions := meta.getOverlapRegions(snapRegion)
+	for _, existRegion := range existRegions {
+		if existRegion.GetId() == snapRegion.GetId() {
+			continue
+		}
+		log.Infof("[snap] %s region overlapped %s %s", d.Tag, existRegion, snapRegion)
+		return &key, nil
+	}
+
+	// The files must have arrived before raft may see the snapshot.
+	_, err = d.ctx.snapMgr.GetSnapshotForApplying(key)
+	if err != nil {
+		return nil, err
+	}
+	return nil, nil
+}
+
+// destroyPeer removes the peer from the store: its state and data, its
+// place in the router and in the store's view.
+func (d *peerMsgHandler) destroyPeer() {
+	log.Infof("[region %d] starts destroy", d.regionId)
+	regionID := d.regionId
+	meta := d.ctx.storeMeta
+	meta.Lock()
+	defer meta.Unlock()
+	isInitialized := d.isInitialized()
+	if err := d.Destroy(d.ctx.engine, false); err != nil {
+		// Failing to destroy leaves the store in a state it cannot recover
+		// from without restart: stop here rather than corrupt more.
+		panic(fmt.Sprintf("%s destroy err %v", d.Tag, err))
+	}
+	d.ctx.router.close(regionID)
+	d.stopped = true
+	if isInitialized && meta.regionRanges.Delete(regionItem{region: d.Region()}) == (regionItem{}) {
+		panic(d.Tag + " meta corruption detected")
+	}
+	if _, ok := meta.regions[regionID]; !ok {
+		panic(d.Tag + " meta corruption detected")
+	}
+	delete(meta.regions, regionID)
+}
+
+// findSiblingRegion is the region right after this one on this store, if
+// any: after a split it is usually the new region, which the client wants
+// to learn about along with an epoch error.
+func (d *peerMsgHandler) findSiblingRegion() (result *metapb.Region) {
+	meta := d.ctx.storeMeta
+	meta.RLock()
+	defer meta.RUnlock()
+	item := regionItem{region: &metapb.Region{EndKey: d.Region().EndKey}}
+	if len(d.Region().EndKey) == 0 {
+		return nil
+	}
+	meta.regionRanges.AscendGreaterOrEqual(item, func(i regionItem) bool {
+		if i.region.Id == d.regionId {
+			return true
+		}
+		result = i.region
+		return false
+	})
+	return
+}
+
+// onRaftGCLogTick proposes to compact the log when the leader keeps more
+// applied entries than RaftLogGcCountLimit.
+func (d *peerMsgHandler) onRaftGCLogTick() {
+	d.ticker.schedule(PeerTickRaftLogGC)
+	if !d.IsLeader() {
+		return
+	}
+	//lab:begin 2C
+	appliedIdx := d.peerStorage.AppliedIndex()
+	firstIdx, _ := d.peerStorage.FirstIndex()
+	if appliedIdx < firstIdx || appliedIdx-firstIdx < d.ctx.cfg.RaftLogGcCountLimit {
+		return
+	}
+	// Keep the last applied entry: raft needs its term to check appends.
+	compactIdx := appliedIdx - 1
+	if compactIdx < firstIdx {
+		return
+	}
+	term, err := d.RaftGroup.Raft.RaftLog.Term(compactIdx)
+	if err != nil {
+		log.Panicf("[gc] %s term of applied index %d is unknown: %v", d.Tag, compactIdx, err)
+	}
+	request := newCompactLogRequest(d.regionId, d.Meta, compactIdx, term)
+	d.proposeRaftCommand(request, nil)
+	//lab:end
+}
+
+func (d *peerMsgHandler) onSplitRegionCheckTick() {
+	d.ticker.schedule(PeerTickSplitRegionCheck)
+	// One scan at a time: skip while the split checker is still busy.
+	if len(d.ctx.splitCheckTaskSender) > 0 {
+		return
+	}
+
+	if !d.IsLeader() {
+		return
+	}
+	if d.ApproximateSize != nil && d.SizeDiffHint < d.ctx.cfg.RegionSplitSize/8 {
+		return
+	}
+	d.ctx.splitCheckTaskSender <- &runner.SplitCheckTask{
+		Region: d.Region(),
+	}
+	d.SizeDiffHint = 0
+}
+
+// onPrepareSplitRegion asks the scheduler for the ids of a split; the split
+// itself is proposed when they arrive (project 3B).
+func (d *peerMsgHandler) onPrepareSplitRegion(regionEpoch *metapb.RegionEpoch, splitKey []byte, cb *message.Callback) {
+	if err := d.validateSplitRegion(regionEpoch, splitKey); err != nil {
+		cb.Done(ErrResp(err))
+		return
+	}
+	region := d.Region()
+	d.ctx.schedulerTaskSender <- &runner.SchedulerAskSplitTask{
+		Region:   region,
+		SplitKey: splitKey,
+		Peer:     d.Meta,
+		Callback: cb,
+	}
+}
+
+func (d *peerMsgHandler) validateSplitRegion(epoch *metapb.RegionEpoch, splitKey []byte) error {
+	if len(splitKey) == 0 {
+		return errors.Errorf("%s split key should not be empty", d.Tag)
+	}
+
+	if !d.IsLeader() {
+		return &util.ErrNotLeader{
+			RegionId: d.regionId,
+			Leader:   d.getPeerFromCache(d.LeaderId()),
+		}
+	}
+
+	region := d.Region()
+	latestEpoch := region.GetRegionEpoch()
+
+	// Only the version matters: a split checked on an older range is
+	// wrong, while a membership change does not move the range.
+	if latestEpoch.Version != epoch.Version {
+		log.Infof("%s epoch changed, retry later, prev_epoch: %s, epoch %s",
+			d.Tag, latestEpoch, epoch)
+		return &util.ErrEpochNotMatch{
+			Message: fmt.Sprintf("%s epoch changed %s != %s, retry later", d.Tag, latestEpoch, epoch),
+			Regions: []*metapb.Region{region},
+		}
+	}
+	return nil
+}
+
+func (d *peerMsgHandler) onApproximateRegionSize(size uint64) {
+	d.ApproximateSize = &size
+}
+
+func (d *peerMsgHandler) onSchedulerHeartbeatTick() {
+	d.ticker.schedule(PeerTickSchedulerHeartbeat)
+
+	if !d.IsLeader() {
+		return
+	}
+	d.HeartbeatScheduler(d.ctx.schedulerTaskSender)
+}
+
+// onGCSnap deletes the snapshot files this peer no longer needs: sent
+// snapshots older than the log's start, received ones already applied.
+func (d *peerMsgHandler) onGCSnap(snaps []snap.SnapKeyWithSending) {
+	compactedIdx := d.peerStorage.truncatedIndex()
+	compactedTerm := d.peerStorage.truncatedTerm()
+	for _, snapKeyWithSending := range snaps {
+		key := snapKeyWithSending.SnapKey
+		if snapKeyWithSending.IsSending {
+			if key.Term < compactedTerm || key.Index < compactedIdx {
+				d.deleteSnapshot(key, true)
+			}
+			continue
+		}
+		if key.Term <= compactedTerm && (key.Index < compactedIdx ||
+			(key.Index == compactedIdx && d.peerStorage.snapState.stateType != snapStateApplying)) {
+			d.deleteSnapshot(key, false)
+		}
+	}
+}
+
+func (d *peerMsgHandler) deleteSnapshot(key snap.SnapKey, isSending bool) {
+	if err := d.ctx.snapMgr.DeleteSnapshot(key, isSending); err != nil {
+		log.Warnf("[snap] %s delete snapshot %s failed: %v", d.Tag, key, err)
+	}
+}
+
+// newAdminRequest makes a command header for the peer's region.
+func newAdminRequest(regionID uint64, peer *metapb.Peer) *raft_cmdpb.RaftCmdRequest {
+	return &raft_cmdpb.RaftCmdRequest{
+		Header: &raft_cmdpb.RaftRequestHeader{
+			RegionId: regionID,
+			Peer:     peer,
+		},
+	}
+}
+
+// newCompactLogRequest makes the admin command that truncates the log up
+// to compactIndex (of compactTerm).
+func newCompactLogRequest(regionID uint64, peer *metapb.Peer, compactIndex, compactTerm uint64) *raft_cmdpb.RaftCmdRequest {
+	req := newAdminRequest(regionID, peer)
+	req.AdminRequest = &raft_cmdpb.AdminRequest{
+		CmdType: raft_cmdpb.AdminCmdType_CompactLog,
+		CompactLog: &raft_cmdpb.CompactLogRequest{
+			CompactIndex: compactIndex,
+			CompactTerm:  compactTerm,
+		},
+	}
+	return req
+}

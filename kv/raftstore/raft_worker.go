@@ -1,0 +1,78 @@
+package raftstore
+
+import (
+	"sync"
+
+	"github.com/tinykv-lab/tinykv/kv/raftstore/message"
+)
+
+// raftWorker drives every peer of the store on one goroutine: it takes the
+// messages waiting for peers, hands each to its peer, then lets every peer
+// that got a message handle its Ready once. Batching like this persists
+// and sends the work of many messages in one Ready per peer.
+type raftWorker struct {
+	pr *router
+
+	// raftCh receives all the peer messages of the store.
+	raftCh chan message.Msg
+	ctx    *GlobalContext
+
+	closeCh <-chan struct{}
+}
+
+func newRaftWorker(ctx *GlobalContext, pm *router) *raftWorker {
+	return &raftWorker{
+		raftCh: pm.peerSender,
+		ctx:    ctx,
+		pr:     pm,
+	}
+}
+
+// maxBatchedMsgs bounds one round, so Ready handling is never starved by a
+// flood of messages.
+const maxBatchedMsgs = 4096
+
+// run loops until closeCh is closed.
+func (rw *raftWorker) run(closeCh <-chan struct{}, wg *sync.WaitGroup) {
+	defer wg.Done()
+	var msgs []message.Msg
+	for {
+		msgs = msgs[:0]
+		select {
+		case <-closeCh:
+			return
+		case msg := <-rw.raftCh:
+			msgs = append(msgs, msg)
+		}
+		pending := len(rw.raftCh)
+		if pending > maxBatchedMsgs {
+			pending = maxBatchedMsgs
+		}
+		for i := 0; i < pending; i++ {
+			msgs = append(msgs, <-rw.raftCh)
+		}
+		peerStateMap := make(map[uint64]*peerState)
+		for _, msg := range msgs {
+			peerState := rw.getPeerState(peerStateMap, msg.RegionID)
+			if peerState == nil {
+				continue
+			}
+			newPeerMsgHandler(peerState.peer, rw.ctx).HandleMsg(msg)
+		}
+		for _, peerState := range peerStateMap {
+			newPeerMsgHandler(peerState.peer, rw.ctx).HandleRaftReady()
+		}
+	}
+}
+
+func (rw *raftWorker) getPeerState(peersMap map[uint64]*peerState, regionID uint64) *peerState {
+	peer, ok := peersMap[regionID]
+	if !ok {
+		peer = rw.pr.get(regionID)
+		if peer == nil {
+			return nil
+		}
+		peersMap[regionID] = peer
+	}
+	return peer
+}

@@ -1,0 +1,148 @@
+package runner
+
+import (
+	"context"
+
+	"github.com/Connor1996/badger"
+	"github.com/tinykv-lab/tinykv/kv/raftstore/message"
+	"github.com/tinykv-lab/tinykv/kv/raftstore/scheduler_client"
+	"github.com/tinykv-lab/tinykv/kv/util/worker"
+	"github.com/tinykv-lab/tinykv/log"
+	"github.com/tinykv-lab/tinykv/proto/pkg/metapb"
+	"github.com/tinykv-lab/tinykv/proto/pkg/raft_cmdpb"
+	"github.com/tinykv-lab/tinykv/proto/pkg/schedulerpb"
+)
+
+// SchedulerAskSplitTask asks the scheduler for the ids of a split of Region
+// at SplitKey, then proposes the split to the region's leader.
+type SchedulerAskSplitTask struct {
+	Region   *metapb.Region
+	SplitKey []byte
+	Peer     *metapb.Peer
+	Callback *message.Callback
+}
+
+// SchedulerRegionHeartbeatTask reports a region from its leader.
+type SchedulerRegionHeartbeatTask struct {
+	Region          *metapb.Region
+	Peer            *metapb.Peer
+	PendingPeers    []*metapb.Peer
+	ApproximateSize *uint64
+}
+
+// SchedulerStoreHeartbeatTask reports the store.
+type SchedulerStoreHeartbeatTask struct {
+	Stats  *schedulerpb.StoreStats
+	Engine *badger.DB
+	Path   string
+}
+
+// schedulerTaskHandler talks to the scheduler for the store, and turns the
+// scheduler's orders for regions into admin commands.
+type schedulerTaskHandler struct {
+	storeID         uint64
+	SchedulerClient scheduler_client.Client
+	router          message.RaftRouter
+}
+
+// NewSchedulerTaskHandler makes the scheduler worker's handler.
+func NewSchedulerTaskHandler(storeID uint64, schedulerClient scheduler_client.Client, router message.RaftRouter) *schedulerTaskHandler {
+	return &schedulerTaskHandler{
+		storeID:         storeID,
+		SchedulerClient: schedulerClient,
+		router:          router,
+	}
+}
+
+func (r *schedulerTaskHandler) Handle(t worker.Task) {
+	switch task := t.(type) {
+	case *SchedulerAskSplitTask:
+		r.onAskSplit(task.Region, task.SplitKey, task.Peer, task.Callback)
+	case *SchedulerRegionHeartbeatTask:
+		r.onHeartbeat(task.Region, task.Peer, task.PendingPeers, task.ApproximateSize)
+	case *SchedulerStoreHeartbeatTask:
+		r.onStoreHeartbeat(task.Stats, task.Engine, task.Path)
+	default:
+		log.Errorf("[scheduler] unsupported worker.Task: %+v", t)
+	}
+}
+
+// Start installs the handler of the scheduler's orders.
+func (r *schedulerTaskHandler) Start() {
+	r.SchedulerClient.SetRegionHeartbeatResponseHandler(r.storeID, r.onRegionHeartbeatResponse)
+}
+
+func (r *schedulerTaskHandler) onRegionHeartbeatResponse(resp *schedulerpb.RegionHeartbeatResponse) {
+	if changePeer := resp.GetChangePeer(); changePeer != nil {
+		r.sendAdminRequest(resp.RegionId, resp.RegionEpoch, resp.TargetPeer, &raft_cmdpb.AdminRequest{
+			CmdType: raft_cmdpb.AdminCmdType_ChangePeer,
+			ChangePeer: &raft_cmdpb.ChangePeerRequest{
+				ChangeType: changePeer.ChangeType,
+				Peer:       changePeer.Peer,
+			},
+		}, message.NewCallback())
+	} else if transferLeader := resp.GetTransferLeader(); transferLeader != nil {
+		r.sendAdminRequest(resp.RegionId, resp.RegionEpoch, resp.TargetPeer, &raft_cmdpb.AdminRequest{
+			CmdType: raft_cmdpb.AdminCmdType_TransferLeader,
+			TransferLeader: &raft_cmdpb.TransferLeaderRequest{
+				Peer: transferLeader.Peer,
+			},
+		}, message.NewCallback())
+	}
+}
+
+func (r *schedulerTaskHandler) onAskSplit(region *metapb.Region, splitKey []byte, peer *metapb.Peer, callback *message.Callback) {
+	resp, err := r.SchedulerClient.AskSplit(context.TODO(), region)
+	if err != nil {
+		log.Errorf("[split] ask split for region %d failed: %v", region.Id, err)
+		callback.Done(nil)
+		return
+	}
+
+	aReq := &raft_cmdpb.AdminRequest{
+		CmdType: raft_cmdpb.AdminCmdType_Split,
+		Split: &raft_cmdpb.SplitRequest{
+			SplitKey:    splitKey,
+			NewRegionId: resp.NewRegionId,
+			NewPeerIds:  resp.NewPeerIds,
+		},
+	}
+	r.sendAdminRequest(region.GetId(), region.GetRegionEpoch(), peer, aReq, callback)
+}
+
+func (r *schedulerTaskHandler) onHeartbeat(region *metapb.Region, peer *metapb.Peer, pendingPeers []*metapb.Peer, approximateSize *uint64) {
+	var size uint64
+	if approximateSize != nil {
+		size = *approximateSize
+	}
+
+	req := &schedulerpb.RegionHeartbeatRequest{
+		Region:          region,
+		Leader:          peer,
+		PendingPeers:    pendingPeers,
+		ApproximateSize: size,
+	}
+	if err := r.SchedulerClient.RegionHeartbeat(req); err != nil {
+		log.Warnf("[scheduler] region %d heartbeat failed: %v", region.Id, err)
+	}
+}
+
+func (r *schedulerTaskHandler) onStoreHeartbeat(stats *schedulerpb.StoreStats, _ *badger.DB, _ string) {
+	if err := r.SchedulerClient.StoreHeartbeat(context.TODO(), stats); err != nil {
+		log.Warnf("[scheduler] store %d heartbeat failed: %v", stats.StoreId, err)
+	}
+}
+
+func (r *schedulerTaskHandler) sendAdminRequest(regionID uint64, epoch *metapb.RegionEpoch, peer *metapb.Peer, req *raft_cmdpb.AdminRequest, callback *message.Callback) {
+	cmd := &raft_cmdpb.RaftCmdRequest{
+		Header: &raft_cmdpb.RaftRequestHeader{
+			RegionId:    regionID,
+			Peer:        peer,
+			RegionEpoch: epoch,
+		},
+		AdminRequest: req,
+	}
+	if err := r.router.SendRaftCommand(cmd, callback); err != nil {
+		callback.Done(nil)
+	}
+}
