@@ -31,7 +31,7 @@ func genSnapshotMeta(cfFiles []*CFFile) (*rspb.SnapshotMeta, error) {
 	meta := &rspb.SnapshotMeta{CfFiles: make([]*rspb.SnapshotCFFile, 0, len(cfFiles))}
 	for _, cf := range snapshotCFs {
 		if f := byCF[cf]; f != nil {
-			meta.CfFiles = append(meta.CfFiles, &rspb.SnapshotCFFile{Cf: f.CF, Size: f.Size, Checksum: f.Checksum})
+			meta.CfFiles = append(meta.CfFiles, &rspb.SnapshotCFFile{Cf: f.CF, Size_: f.Size, Checksum: f.Checksum})
 		}
 	}
 	return meta, nil
@@ -63,9 +63,9 @@ func validateSnapshotMeta(meta *rspb.SnapshotMeta) error {
 		if f.GetCf() != snapshotCFs[i] {
 			return errors.Errorf("snapshot meta lists column family %q at position %d, expected %q", f.GetCf(), i, snapshotCFs[i])
 		}
-		if f.GetSize() > maxCFFileSize {
+		if f.GetSize_() > maxCFFileSize {
 			return errors.Errorf("snapshot meta announces %d bytes for column family %s, more than the %d a file can hold",
-				f.GetSize(), f.GetCf(), uint64(maxCFFileSize))
+				f.GetSize_(), f.GetCf(), uint64(maxCFFileSize))
 		}
 	}
 	return nil

@@ -199,7 +199,7 @@ func newSnap(dir string, key SnapKey, sending bool, mode snapMode, sizeTrack *in
 // setMeta records the sizes and checksums of a validated meta.
 func (s *Snap) setMeta(meta *rspb.SnapshotMeta) {
 	for i, f := range meta.CfFiles {
-		s.cfFiles[i].Size = f.Size
+		s.cfFiles[i].Size = f.Size_
 		s.cfFiles[i].Checksum = f.Checksum
 	}
 	s.metaKnown = true
@@ -226,7 +226,7 @@ func (s *Snap) completeMeta() (*rspb.SnapshotMeta, bool) {
 	}
 	for i, f := range meta.CfFiles {
 		fi, err := os.Stat(s.cfFiles[i].Path)
-		if err != nil || uint64(fi.Size()) != f.Size {
+		if err != nil || uint64(fi.Size()) != f.Size_ {
 			return nil, false
 		}
 	}
