@@ -41,6 +41,7 @@ type flags struct {
 	race     bool
 	jsonOut  string
 	junitOut string
+	classOut string
 	weights  string
 	logDir   string
 	list     bool
@@ -60,6 +61,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.BoolVar(&f.race, "race", false, "build the tests with the race detector")
 	fs.StringVar(&f.jsonOut, "json", "", "write the results as JSON to `file`")
 	fs.StringVar(&f.junitOut, "junit", "", "write the results as JUnit XML to `file`")
+	fs.StringVar(&f.classOut, "classroom", "", "write the results in GitHub Classroom's autograding format to `file`")
 	fs.StringVar(&f.weights, "weights", "", "weights `file` (default: course/weights.json in the module)")
 	fs.StringVar(&f.logDir, "logs", "", "keep the logs of failing runs in `dir` (default: dist/grade/STAGES)")
 	fs.BoolVar(&f.list, "list", false, "list the tests of the stages with their points and timeouts, run nothing")
@@ -106,7 +108,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if rep == nil {
 		return 0
 	}
-	if err := writeResults(f, rep); err != nil {
+	if err := writeResults(f, rep, opts.Tags); err != nil {
 		fmt.Fprintln(stderr, "grade:", err)
 		return 2
 	}
@@ -117,8 +119,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// grade finds the tests and runs them; a nil report means there was nothing
-// to run (or -list), which is not an error.
+// grade finds the tests and runs them; a nil report means -list.
 func grade(ctx context.Context, f *flags, stdout io.Writer) (*grading.Report, *grading.Options, error) {
 	stages, err := stage.Expand(f.stages)
 	if err != nil {
@@ -156,15 +157,11 @@ func grade(ctx context.Context, f *flags, stdout io.Writer) (*grading.Report, *g
 	label := strings.Join(stages, ",")
 	if len(opts.Tests) == 0 {
 		fmt.Fprintf(stdout, "stage %s: no tests yet (no Test...%s function in this tree)\n", label, stages[len(stages)-1])
-		fmt.Fprintln(stdout, (&grading.Report{}).ScoreLine())
-		return nil, opts, nil
+		return &grading.Report{}, opts, nil
 	}
 	opts.LogDir = f.logDir
 	if opts.LogDir == "" {
 		opts.LogDir = filepath.Join(root, "dist", "grade", strings.ReplaceAll(label, ",", "-"))
-	}
-	if err := os.RemoveAll(opts.LogDir); err != nil {
-		return nil, nil, err
 	}
 	if !f.quiet {
 		opts.Progress = grading.NewProgress(stdout, isTerminal(stdout), f.runs)
@@ -205,14 +202,19 @@ func list(w io.Writer, opts *grading.Options) {
 	fmt.Fprintf(w, "total: %d points\n", total)
 }
 
-func writeResults(f *flags, rep *grading.Report) error {
+func writeResults(f *flags, rep *grading.Report, tags []string) error {
 	if f.jsonOut != "" {
 		if err := grading.WriteJSON(f.jsonOut, rep); err != nil {
 			return err
 		}
 	}
 	if f.junitOut != "" {
-		return grading.WriteJUnit(f.junitOut, "tinykv stage "+f.stages, rep)
+		if err := grading.WriteJUnit(f.junitOut, "tinykv stage "+f.stages, rep); err != nil {
+			return err
+		}
+	}
+	if f.classOut != "" {
+		return grading.WriteClassroom(f.classOut, rep, tags)
 	}
 	return nil
 }

@@ -122,10 +122,8 @@ func Grade(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tempRoot)
-	if opts.LogDir != "" {
-		if err := os.MkdirAll(opts.LogDir, 0o755); err != nil {
-			return nil, err
-		}
+	if err := clearLogs(opts.LogDir, reports); err != nil {
+		return nil, err
 	}
 	opts.buildAll(ctx, reports, binDir)
 	opts.runAll(ctx, reports, tempRoot)
@@ -169,6 +167,29 @@ func (o *Options) buildAll(ctx context.Context, reports []*TestReport, binDir st
 		}
 		o.binaries[r.Dir] = b
 	}
+}
+
+// clearLogs removes the logs an earlier run left for these tests, so that
+// every log in the directory belongs to this run; other files stay.
+func clearLogs(dir string, reports []*TestReport) error {
+	if dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, r := range reports {
+		old, err := filepath.Glob(filepath.Join(dir, r.Name+"-*.log"))
+		if err != nil {
+			return err
+		}
+		for _, f := range old {
+			if err := os.Remove(f); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 type job struct {

@@ -24,6 +24,10 @@ type TableOptions struct {
 // WriteTable prints the results table, the details of every test that did not
 // pass, and the score line last.
 func WriteTable(w io.Writer, rep *Report, opts TableOptions) {
+	if len(rep.Tests) == 0 {
+		fmt.Fprintln(w, rep.ScoreLine())
+		return
+	}
 	runs := 0
 	for _, t := range rep.Tests {
 		if len(t.Runs) > runs {
@@ -174,4 +178,44 @@ func WriteJUnit(path, name string, rep *Report) error {
 		return err
 	}
 	return os.WriteFile(path, append([]byte(xml.Header), append(data, '\n')...), 0o644)
+}
+
+// classroomResult is the result format of GitHub Classroom's autograding
+// runners (the `result` output of classroom-resources/autograding-command-grader,
+// base64-encoded by the workflow), which the grading reporter sums up.
+type classroomResult struct {
+	Version  int             `json:"version"`
+	Status   string          `json:"status"`
+	MaxScore int             `json:"max_score"`
+	Tests    []classroomTest `json:"tests"`
+}
+
+type classroomTest struct {
+	Name          string `json:"name"`
+	Status        string `json:"status"`
+	Score         int    `json:"score"`
+	Message       string `json:"message"`
+	TestCode      string `json:"test_code"`
+	Filename      string `json:"filename"`
+	LineNo        int    `json:"line_no"`
+	ExecutionTime string `json:"execution_time"`
+}
+
+// WriteClassroom writes the report in the autograding result format.
+func WriteClassroom(path string, rep *Report, tags []string) error {
+	res := classroomResult{Version: 1, Status: "pass", MaxScore: rep.Total, Tests: []classroomTest{}}
+	for _, t := range rep.Tests {
+		ct := classroomTest{Name: t.Name, Status: "pass", Score: t.Earned, TestCode: Replay(t.Test, tags, false),
+			Filename: t.File, LineNo: t.Line, ExecutionTime: fmt.Sprintf("%.2fs", t.Mean().Seconds())}
+		if run := t.FirstFailure(); run != nil {
+			ct.Status, res.Status = "fail", "fail"
+			ct.Message = fmt.Sprintf("%s: %s", run.Reason, run.Message)
+		}
+		res.Tests = append(res.Tests, ct)
+	}
+	data, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
 }
