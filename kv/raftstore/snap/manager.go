@@ -109,9 +109,9 @@ func (sm *SnapManager) Init() error {
 
 func (sm *SnapManager) openForCheck(set SnapKeyWithSending) (*Snap, error) {
 	if set.IsSending {
-		return NewSnapForSending(sm.base, set.SnapKey, sm.snapSize, sm.deleter())
+		return NewSnapForSending(sm.base, set.SnapKey, sm.snapSize, sm.Deleter())
 	}
-	return NewSnapForApplying(sm.base, set.SnapKey, sm.snapSize, sm.deleter())
+	return NewSnapForApplying(sm.base, set.SnapKey, sm.snapSize, sm.Deleter())
 }
 
 // GetTotalSnapSize is the size of the complete snapshots on disk.
@@ -121,12 +121,12 @@ func (sm *SnapManager) GetTotalSnapSize() uint64 {
 
 // GetSnapshotForBuilding opens a handle to build snapshot key.
 func (sm *SnapManager) GetSnapshotForBuilding(key SnapKey) (Snapshot, error) {
-	return NewSnapForBuilding(sm.base, key, sm.snapSize, sm.deleter())
+	return NewSnapForBuilding(sm.base, key, sm.snapSize, sm.Deleter())
 }
 
 // GetSnapshotForSending opens a handle to send snapshot key.
 func (sm *SnapManager) GetSnapshotForSending(key SnapKey) (Snapshot, error) {
-	return NewSnapForSending(sm.base, key, sm.snapSize, sm.deleter())
+	return NewSnapForSending(sm.base, key, sm.snapSize, sm.Deleter())
 }
 
 // GetSnapshotForReceiving opens a handle to receive snapshot key; data is
@@ -137,12 +137,12 @@ func (sm *SnapManager) GetSnapshotForReceiving(key SnapKey, data []byte) (Snapsh
 	if err := snapData.Unmarshal(data); err != nil {
 		return nil, errors.Annotatef(err, "decode the data of snapshot %s", key)
 	}
-	return NewSnapForReceiving(sm.base, key, snapData.GetMeta(), sm.snapSize, sm.deleter())
+	return NewSnapForReceiving(sm.base, key, snapData.GetMeta(), sm.snapSize, sm.Deleter())
 }
 
 // GetSnapshotForApplying opens a handle to apply snapshot key.
 func (sm *SnapManager) GetSnapshotForApplying(key SnapKey) (Snapshot, error) {
-	return NewSnapForApplying(sm.base, key, sm.snapSize, sm.deleter())
+	return NewSnapForApplying(sm.base, key, sm.snapSize, sm.Deleter())
 }
 
 // Register records one use of snapshot key; Deregister ends it.
@@ -272,9 +272,9 @@ func (sm *SnapManager) DeleteSnapshot(key SnapKey, isSending bool) error {
 	return nil
 }
 
-// deleter is the SnapshotDeleter that handles of this manager use: it
+// Deleter is the SnapshotDeleter that handles of this manager use: it
 // refuses to delete a snapshot that somebody else is using.
-func (sm *SnapManager) deleter() SnapshotDeleter {
+func (sm *SnapManager) Deleter() SnapshotDeleter {
 	return registryDeleter{sm: sm}
 }
 
