@@ -2,23 +2,17 @@ package raftstore
 
 import (
 	"fmt"
-	"time"
 
-	"github.com/Connor1996/badger"
-	"github.com/golang/protobuf/proto"
 	"github.com/pingcap/errors"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/message"
-	"github.com/tinykv-lab/tinykv/kv/raftstore/meta"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/runner"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/snap"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/util"
-	"github.com/tinykv-lab/tinykv/kv/util/engine_util"
 	"github.com/tinykv-lab/tinykv/log"
 	"github.com/tinykv-lab/tinykv/proto/pkg/eraftpb"
 	"github.com/tinykv-lab/tinykv/proto/pkg/metapb"
 	"github.com/tinykv-lab/tinykv/proto/pkg/raft_cmdpb"
 	"github.com/tinykv-lab/tinykv/proto/pkg/raft_serverpb"
-	"github.com/tinykv-lab/tinykv/raft"
 )
 
 // peerMsgHandler handles the messages and the Ready of one peer, on the
@@ -456,7 +450,7 @@ func (d *peerMsgHandler) destroyPeer() {
 	}
 	d.ctx.router.close(regionID)
 	d.stopped = true
-	if isInitialized && meta.regionRanges.Delete(regionItem{region: d.Region()}) == (regionItem{}) {
+	if _, found := meta.regionRanges.Delete(regionItem{region: d.Region()}); isInitialized && !found {
 		panic(d.Tag + " meta corruption detected")
 	}
 	if _, ok := meta.regions[regionID]; !ok {

@@ -4,6 +4,7 @@
 package message
 
 import (
+	"github.com/tinykv-lab/tinykv/kv/raftstore/snap"
 	"github.com/tinykv-lab/tinykv/proto/pkg/metapb"
 	"github.com/tinykv-lab/tinykv/proto/pkg/raft_cmdpb"
 )
@@ -78,3 +79,9 @@ const (
 	// StoreTickSnapGC deletes snapshot files nobody needs any more.
 	StoreTickSnapGC StoreTick = 2
 )
+
+// MsgGCSnap lists snapshot files of a region nobody uses now; the peer
+// deletes those its log no longer needs.
+type MsgGCSnap struct {
+	Snaps []snap.SnapKeyWithSending
+}
