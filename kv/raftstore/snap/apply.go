@@ -2,7 +2,7 @@ package snap
 
 import (
 	"bytes"
-	"fmt"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"time"
@@ -17,9 +17,10 @@ import (
 	"github.com/tinykv-lab/tinykv/proto/pkg/metapb"
 )
 
-// Apply ingests the snapshot's tables into opts.DB. Each table is checked
-// first: it must be a readable table whose keys belong to its column family
-// and lie inside opts.Region. The caller deletes the region's old data
+// Apply ingests the snapshot's tables into opts.DB. Each table is read
+// whole and checked first (see checkTable): a snapshot with a malformed
+// table or a key outside opts.Region changes nothing. The caller deletes
+// the region's old data
 // before (ingested tables shadow older versions of their keys, but not
 // keys they do not contain).
 //
@@ -59,43 +60,62 @@ func (s *Snap) Apply(opts ApplyOptions) error {
 }
 
 // tablesToIngest checks every non-empty file and returns the tables to
-// ingest: the files themselves, or copies rewritten for a database that
-// compresses its tables.
+// ingest: the files themselves, or copies rewritten with the database's
+// table options when it compresses its tables.
 func (s *Snap) tablesToIngest(opts ApplyOptions, workDir string) ([]string, error) {
-	var files []*CFFile
-	for _, f := range s.cfFiles {
-		if f.Size > 0 {
-			files = append(files, f)
-		}
-	}
-	if len(files) == 0 {
-		return nil, nil
-	}
-	for i, f := range files {
-		if err := checkTable(f, opts.Region, workDir, i); err != nil {
-			return nil, err
-		}
-	}
 	compresses, err := dbCompressesTables(opts.DB, workDir)
 	if err != nil {
 		return nil, err
 	}
-	paths := make([]string, 0, len(files))
-	for i, f := range files {
+	var paths []string
+	for i, f := range s.cfFiles {
+		if f.Size == 0 {
+			continue
+		}
 		path := f.Path
 		if compresses {
-			if path, err = rewriteTable(opts.DB, f, workDir, i); err != nil {
-				return nil, err
-			}
+			path = filepath.Join(workDir, "rewritten_"+f.CF+sstFileSuffix)
+		}
+		if err := checkTable(f, opts, workDir, i, compresses); err != nil {
+			return nil, err
 		}
 		paths = append(paths, path)
 	}
 	return paths, nil
 }
 
+// checkTable reads a whole snapshot table and checks that it is a
+// well-formed table of plain values whose keys are sorted, belong to its
+// column family and lie inside the region. Badger trusts the tables it
+// ingests (a malformed one can stop the process), so nothing reaches it
+// unchecked. With rewrite, the pairs are copied into a table built with
+// the database's options on the way.
+func checkTable(f *CFFile, opts ApplyOptions, workDir string, id int, rewrite bool) error {
+	if err := checkTableLayout(f.Path); err != nil {
+		return errors.Annotatef(err, "snapshot file %s is not a valid table", f.Path)
+	}
+	t, cleanup, err := openSnapTable(f, workDir, id)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	var out *tableWriter
+	if rewrite {
+		if out, err = newTableWriter(opts.DB, filepath.Join(workDir, "rewritten_"+f.CF+sstFileSuffix)); err != nil {
+			return err
+		}
+	}
+	err = scanTable(t, f.CF, opts.Region, out)
+	if out != nil {
+		if finishErr := out.finish(err == nil); err == nil {
+			err = finishErr
+		}
+	}
+	return errors.Annotatef(err, "snapshot file %s", f.Path)
+}
+
 // openSnapTable opens a snapshot file as a badger table. Badger accepts
-// only table file names, so the file is hard-linked under one in workDir;
-// and it panics on a malformed table, which is turned into an error here.
+// only table file names, so the file is hard-linked under one in workDir.
 func openSnapTable(f *CFFile, workDir string, id int) (t *table.Table, cleanup func(), err error) {
 	link := filepath.Join(workDir, table.IDToFilename(uint64(id+1)))
 	_ = os.Remove(link)
@@ -122,22 +142,40 @@ func openSnapTable(f *CFFile, workDir string, id int) (t *table.Table, cleanup f
 	return t, func() { _ = t.Close(); _ = os.Remove(link) }, nil
 }
 
-// checkTable makes sure the file is a table whose smallest and biggest
-// keys belong to its column family and to the region (keys are sorted, so
-// every key then does).
-func checkTable(f *CFFile, region *metapb.Region, workDir string, id int) error {
-	t, cleanup, err := openSnapTable(f, workDir, id)
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-	if len(t.Smallest()) == 0 || len(t.Biggest()) == 0 {
-		return errors.Errorf("snapshot file %s is not empty but holds no key", f.Path)
-	}
-	for _, key := range [][]byte{y.ParseKey(t.Smallest()), y.ParseKey(t.Biggest())} {
-		if err := checkKeyOfFile(f.CF, key, region); err != nil {
-			return errors.Annotatef(err, "snapshot file %s", f.Path)
+// scanTable walks every pair of t (see checkTable), copying them to out
+// when it is set. A malformed block makes badger panic: that is an error.
+func scanTable(t *table.Table, cf string, region *metapb.Region, out *tableWriter) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = errors.Errorf("not a valid table: %v", r)
 		}
+	}()
+	biggest := y.ParseKey(t.Biggest())
+	if len(biggest) == 0 {
+		return errors.New("not a valid table: it holds no key")
+	}
+	var last []byte
+	it := t.NewIterator(false)
+	for it.Rewind(); it.Valid(); it.Next() {
+		key, value := it.RawKey(), it.Value()
+		if last != nil && bytes.Compare(key, last) <= 0 {
+			return errors.Errorf("not a valid table: key %x follows %x", key, last)
+		}
+		if value.Meta != 0 || len(value.UserMeta) != 0 {
+			return errors.Errorf("not a valid table: key %x has no plain value (meta %x)", key, value.Meta)
+		}
+		if err := checkKeyOfFile(cf, key, region); err != nil {
+			return err
+		}
+		if out != nil {
+			if err := out.add(key, value); err != nil {
+				return err
+			}
+		}
+		last = append(last[:0], key...)
+	}
+	if !bytes.Equal(last, biggest) {
+		return errors.Errorf("not a valid table: reading stopped at key %x before its last key %x", last, biggest)
 	}
 	return nil
 }
@@ -152,6 +190,94 @@ func checkKeyOfFile(cf string, key []byte, region *metapb.Region) error {
 		return errors.Errorf("key %x lies outside region %d [%x, %x)", userKey, region.GetId(), region.GetStartKey(), region.GetEndKey())
 	}
 	return nil
+}
+
+// checkTableLayout checks that the index at the end of a table file points
+// inside the file, before badger reads it: badger stops the process on an
+// index it cannot read. The layout, from the end: global ts (8 bytes),
+// SuRF size (4, zero for external tables), hash index, bloom filter, then
+// the block count, base-key offsets, base keys and block end offsets.
+func checkTableLayout(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return errors.WithStack(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return errors.WithStack(err)
+	}
+	r := &tailReader{f: f, pos: fi.Size()}
+	r.skip(8)
+	if surf := r.u32(); surf != 0 && r.err == nil {
+		return errors.Errorf("it has a SuRF index (%d bytes), which snapshot tables never have", surf)
+	}
+	r.skip(3 * int64(r.u32()))
+	r.skip(int64(r.u32()))
+	numBlocks := int64(r.u32())
+	if r.err == nil && numBlocks == 0 {
+		return errors.New("it has no block")
+	}
+	baseKeyEnds := r.u32s(numBlocks)
+	if r.err != nil {
+		return r.err
+	}
+	r.skip(int64(baseKeyEnds[numBlocks-1]))
+	blockEnds := r.u32s(numBlocks)
+	if r.err != nil {
+		return r.err
+	}
+	for i := int64(1); i < numBlocks; i++ {
+		if blockEnds[i] < blockEnds[i-1] || baseKeyEnds[i] < baseKeyEnds[i-1] {
+			return errors.Errorf("block %d ends before block %d", i, i-1)
+		}
+	}
+	if int64(blockEnds[numBlocks-1]) > r.pos {
+		return errors.Errorf("its blocks end at %d, inside their index at %d", blockEnds[numBlocks-1], r.pos)
+	}
+	return nil
+}
+
+// tailReader reads little-endian numbers backwards from the end of a file,
+// remembering the first read that falls outside it.
+type tailReader struct {
+	f   *os.File
+	pos int64
+	err error
+}
+
+func (r *tailReader) skip(n int64) {
+	if r.err == nil && n > r.pos {
+		r.err = errors.Errorf("its index points %d bytes before the start of the file", n-r.pos)
+	}
+	if r.err == nil {
+		r.pos -= n
+	}
+}
+
+func (r *tailReader) u32() uint32 {
+	values := r.u32s(1)
+	if r.err != nil {
+		return 0
+	}
+	return values[0]
+}
+
+func (r *tailReader) u32s(n int64) []uint32 {
+	r.skip(4 * n)
+	if r.err != nil {
+		return nil
+	}
+	buf := make([]byte, 4*n)
+	if _, err := r.f.ReadAt(buf, r.pos); err != nil {
+		r.err = errors.Annotate(err, "read its index")
+		return nil
+	}
+	values := make([]uint32, n)
+	for i := range values {
+		values[i] = binary.LittleEndian.Uint32(buf[4*i:])
+	}
+	return values
 }
 
 // probeValueSize is large and regular enough that any compression shrinks
@@ -183,32 +309,35 @@ func dbCompressesTables(db *badger.DB, workDir string) (bool, error) {
 	return fi.Size() < probeValueSize, nil
 }
 
-// rewriteTable copies a snapshot table into workDir with db's table options.
-func rewriteTable(db *badger.DB, f *CFFile, workDir string, id int) (string, error) {
-	t, cleanup, err := openSnapTable(f, workDir, id)
+// tableWriter builds a table with a database's options.
+type tableWriter struct {
+	path    string
+	file    *os.File
+	builder *table.Builder
+}
+
+func newTableWriter(db *badger.DB, path string) (*tableWriter, error) {
+	file, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0644)
 	if err != nil {
-		return "", err
+		return nil, errors.WithStack(err)
 	}
-	defer cleanup()
-	path := filepath.Join(workDir, fmt.Sprintf("rewritten_%s%s", f.CF, sstFileSuffix))
-	out, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0644)
-	if err != nil {
-		return "", errors.WithStack(err)
+	return &tableWriter{path: path, file: file, builder: db.NewExternalTableBuilder(file, nil)}, nil
+}
+
+func (w *tableWriter) add(key []byte, value y.ValueStruct) error {
+	return errors.WithStack(w.builder.Add(key, value))
+}
+
+// finish completes the table when complete is set and closes the file.
+func (w *tableWriter) finish(complete bool) error {
+	var err error
+	if complete {
+		err = errors.Annotatef(w.builder.Finish(), "finish %s", w.path)
 	}
-	b := db.NewExternalTableBuilder(out, nil)
-	it := t.NewIterator(false)
-	for it.Rewind(); it.Valid(); it.Next() {
-		if err = b.Add(it.RawKey(), it.Value()); err != nil {
-			break
-		}
+	if closeErr := w.file.Close(); err == nil {
+		err = errors.WithStack(closeErr)
 	}
-	if err == nil {
-		err = b.Finish()
-	}
-	if closeErr := out.Close(); err == nil {
-		err = closeErr
-	}
-	return path, errors.Annotatef(err, "rewrite snapshot file %s", f.Path)
+	return err
 }
 
 // ingestTables hands the tables to badger in one call.
