@@ -80,7 +80,7 @@ func TestTxnPrewriteWriteConflict4B(t *testing.T) {
 	f := newTxnFixture(t).
 		committed("a", 1, 2, "a").
 		committed("b", 90, 110, "b"). // committed after our start at 100
-		rolledBack("c", 100) // our own rollback, e.g. by a lock resolver
+		rolledBack("c", 100)          // our own rollback, e.g. by a lock resolver
 	before := f.dump()
 	resp := f.prewrite(100, "a", 10, put("a", "x"), put("b", "x"), put("c", "x"))
 	require.Len(t, resp.Errors, 2, "b and c conflict: %v", resp.Errors)
