@@ -1,0 +1,463 @@
+package test_raftstore
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/Connor1996/badger"
+	"github.com/anishathalye/porcupine"
+	"github.com/tinykv-lab/tinykv/kv/config"
+	"github.com/tinykv-lab/tinykv/kv/raftstore/meta"
+	"github.com/tinykv-lab/tinykv/kv/util/engine_util"
+	"github.com/tinykv-lab/tinykv/proto/pkg/raft_cmdpb"
+)
+
+// scenario is one run of the generic cluster driver: rounds of clients
+// working against the cluster while the network and the stores fail, with
+// checks after every round and a linearizability check at the end.
+type scenario struct {
+	stores    int
+	clients   int
+	rounds    int
+	roundTime time.Duration
+	// unreliable drops and delays (so reorders) messages during the rounds.
+	unreliable bool
+	// partitions splits the stores in two at random, again and again.
+	partitions bool
+	// crash stops every store after each round and starts them again.
+	crash bool
+	// maxRaftLog sets RaftLogGcCountLimit and checks, one second after each
+	// round, that no store keeps more than 2*maxRaftLog applied entries.
+	maxRaftLog uint64
+	// lagger stops one store in each round until the others have compacted
+	// their logs past it, then starts it again: it can only catch up with a
+	// snapshot, and the test checks that it got one.
+	lagger bool
+}
+
+func (sc scenario) withDefaults() scenario {
+	if sc.stores == 0 {
+		sc.stores = 5
+	}
+	if sc.rounds == 0 {
+		sc.rounds = 3
+	}
+	if sc.roundTime == 0 {
+		sc.roundTime = 2500 * time.Millisecond
+	}
+	return sc
+}
+
+// sharedKeys are the keys every client reads and overwrites.
+var sharedKeys = []string{"shared-a", "shared-b", "shared-c"}
+
+// Each client appends to its own list: element i of client c's list is the
+// key "cNN/iiiiiiii"; reading the list scans "cNN/" to "cNN0" ('0' follows '/').
+func listName(cli int) string         { return fmt.Sprintf("c%02d", cli) }
+func listElemKey(cli, i int) []byte   { return []byte(fmt.Sprintf("%s/%08d", listName(cli), i)) }
+func listElemValue(cli, i int) string { return fmt.Sprintf("x %d %d y;", cli, i) }
+func listRange(cli int) ([]byte, []byte) {
+	return []byte(listName(cli) + "/"), []byte(listName(cli) + "0")
+}
+
+// clusterDriver runs a scenario.
+type clusterDriver struct {
+	t               *testing.T
+	sc              scenario
+	cfg             *config.Config
+	cluster         *Cluster
+	rng             *rand.Rand
+	history         *opHistory
+	electionTimeout time.Duration
+	opTimeout       time.Duration
+
+	// appended[c] is the number of appends client c has made; written by
+	// the client during a round, read between rounds.
+	appended []int
+	puts     []int
+	// lagged counts the rounds whose lagging store had to catch up by snapshot.
+	lagged int
+}
+
+func runGenericScenario(t *testing.T, sc scenario) {
+	d := newClusterDriver(t, sc.withDefaults())
+	defer d.cluster.Shutdown()
+	d.waitForLeader()
+	for round := 0; round < d.sc.rounds; round++ {
+		d.runRound(round)
+		if d.sc.crash {
+			d.restartAllStores()
+		}
+		d.checkAppends(round)
+		if d.sc.maxRaftLog > 0 {
+			d.checkLogTrimmed(round)
+		}
+	}
+	if d.sc.lagger && d.lagged == 0 {
+		d.fatalf("no round made a stopped store fall behind the compacted log, so no snapshot was needed: " +
+			"the log is not compacted (is RaftLogGcCountLimit honoured?) or the clients were too slow")
+	}
+	d.checkHistory()
+}
+
+func newClusterDriver(t *testing.T, sc scenario) *clusterDriver {
+	cfg := config.NewTestConfig()
+	if sc.maxRaftLog > 0 {
+		cfg.RaftLogGcCountLimit = sc.maxRaftLog
+	}
+	cluster := NewTestCluster(sc.stores, cfg)
+	cluster.name = t.Name()
+	cluster.Start()
+	return &clusterDriver{
+		t:               t,
+		sc:              sc,
+		cfg:             cfg,
+		cluster:         cluster,
+		rng:             rand.New(rand.NewSource(cluster.seed)),
+		history:         newOpHistory(),
+		electionTimeout: cfg.RaftBaseTickInterval * time.Duration(cfg.RaftElectionTimeoutTicks),
+		opTimeout:       cluster.requestTimeout,
+		appended:        make([]int, sc.clients),
+		puts:            make([]int, sc.clients),
+	}
+}
+
+// fatalf fails the test with the seed that replays it.
+func (d *clusterDriver) fatalf(format string, args ...interface{}) {
+	d.t.Helper()
+	d.t.Fatalf(format+"\n(seed %d: replay with %s=%d)", append(args, d.cluster.seed, SeedEnv, d.cluster.seed)...)
+}
+
+func (d *clusterDriver) waitForLeader() {
+	region := d.cluster.GetRegion(nil)
+	if d.cluster.LeaderOfRegion(region.Id) == nil {
+		d.fatalf("no leader of region %d reported to the scheduler within %v of start", region.Id, leaderWaitTimeout)
+	}
+}
+
+// runRound runs the clients for one round, with the round's failures.
+func (d *clusterDriver) runRound(round int) {
+	var stopClients, stopChaos atomic.Bool
+	var clients sync.WaitGroup
+	errs := make(chan error, d.sc.clients)
+	for cli := 0; cli < d.sc.clients; cli++ {
+		clients.Add(1)
+		go func(cli int, seed int64) {
+			defer clients.Done()
+			if err := d.runClientLoop(cli, seed, &stopClients); err != nil {
+				errs <- err
+			}
+		}(cli, d.rng.Int63())
+	}
+	chaosDone := make(chan struct{})
+	go d.runChaos(&stopChaos, d.rng.Int63(), chaosDone)
+	laggerDone := make(chan error, 1)
+	go func(lagger uint64) { laggerDone <- d.runLagger(lagger) }(uint64(d.rng.Intn(d.sc.stores) + 1))
+
+	time.Sleep(d.sc.roundTime)
+	laggerErr := <-laggerDone
+	stopChaos.Store(true)
+	<-chaosDone
+	// Heal the network so that requests stuck in a minority finish.
+	d.cluster.ClearFilters()
+	stopClients.Store(true)
+	clients.Wait()
+	close(errs)
+	for err := range errs {
+		d.fatalf("round %d: %v", round, err)
+	}
+	if laggerErr != nil {
+		d.fatalf("round %d: %v", round, laggerErr)
+	}
+}
+
+// runClientLoop is one client: until stop, a random mix of appends to its
+// own list, reads of that list, and puts and gets of the shared keys.
+func (d *clusterDriver) runClientLoop(cli int, seed int64, stop *atomic.Bool) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("client %d: %v", cli, r)
+		}
+	}()
+	rng := rand.New(rand.NewSource(seed))
+	for !stop.Load() {
+		switch p := rng.Intn(100); {
+		case p < 40:
+			err = d.appendOp(cli)
+		case p < 55:
+			err = d.readListOp(cli)
+		case p < 80:
+			err = d.putSharedOp(cli, sharedKeys[rng.Intn(len(sharedKeys))])
+		default:
+			err = d.getSharedOp(cli, sharedKeys[rng.Intn(len(sharedKeys))])
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *clusterDriver) appendOp(cli int) error {
+	seq := d.appended[cli]
+	key, value := listElemKey(cli, seq), listElemValue(cli, seq)
+	call := d.history.now()
+	if _, err := d.cluster.request(key, []*raft_cmdpb.Request{NewPutCfCmd(engine_util.CfDefault, key, []byte(value))}, d.opTimeout); err != nil {
+		return fmt.Errorf("client %d: append #%d: %v", cli, seq, err)
+	}
+	// A try that got no answer and lands later rewrites the same key with
+	// the same value: appends are idempotent, one operation records them.
+	d.history.add(cli, kvInput{Op: kvAppend, Key: listName(cli), Value: value}, kvOutput{}, call, d.history.now())
+	d.appended[cli]++
+	return nil
+}
+
+func (d *clusterDriver) readListOp(cli int) error {
+	start, end := listRange(cli)
+	call := d.history.now()
+	pairs, err := d.cluster.scanPairs(engine_util.CfDefault, start, end, d.opTimeout)
+	if err != nil {
+		return fmt.Errorf("client %d: read own list: %v", cli, err)
+	}
+	ret := d.history.now()
+	var list strings.Builder
+	for _, kv := range pairs {
+		list.Write(kv.value)
+	}
+	d.history.add(cli, kvInput{Op: kvGet, Key: listName(cli)}, kvOutput{Value: list.String()}, call, ret)
+	if err := compareList(cli, pairs, d.appended[cli]); err != nil {
+		return fmt.Errorf("client %d read its own list right after its appends: %v", cli, err)
+	}
+	return nil
+}
+
+func (d *clusterDriver) putSharedOp(cli int, key string) error {
+	value := fmt.Sprintf("p %d %d", cli, d.puts[cli])
+	d.puts[cli]++
+	in := kvInput{Op: kvPut, Key: key, Value: value}
+	call := d.history.now()
+	res, err := d.cluster.request([]byte(key), []*raft_cmdpb.Request{NewPutCfCmd(engine_util.CfDefault, []byte(key), []byte(value))}, d.opTimeout)
+	if err != nil {
+		return fmt.Errorf("client %d: put %q: %v", cli, key, err)
+	}
+	d.history.add(cli, in, kvOutput{}, call, d.history.now())
+	// Tries that got no answer may still be applied, possibly after this
+	// one: each is an operation of its own that never returns.
+	d.history.addOpen(cli, in, call, res.unanswered)
+	return nil
+}
+
+func (d *clusterDriver) getSharedOp(cli int, key string) error {
+	call := d.history.now()
+	res, err := d.cluster.request([]byte(key), []*raft_cmdpb.Request{NewGetCfCmd(engine_util.CfDefault, []byte(key))}, d.opTimeout)
+	if err != nil {
+		return fmt.Errorf("client %d: get %q: %v", cli, key, err)
+	}
+	ret := d.history.now()
+	resps := res.resp.Responses
+	if len(resps) != 1 || resps[0].Get == nil {
+		return fmt.Errorf("client %d: get %q: want one get response, got %v", cli, key, res.resp)
+	}
+	d.history.add(cli, kvInput{Op: kvGet, Key: key}, kvOutput{Value: string(resps[0].Get.Value)}, call, ret)
+	return nil
+}
+
+// compareList checks that client cli's list holds exactly its n appends,
+// each once, in order.
+func compareList(cli int, pairs []kvPair, n int) error {
+	for i := 0; i < n || i < len(pairs); i++ {
+		wantKey, wantValue := listElemKey(cli, i), listElemValue(cli, i)
+		switch {
+		case i >= len(pairs):
+			return fmt.Errorf("%d of %d appends are present: element %d (key %q) and later are missing", len(pairs), n, i, wantKey)
+		case i >= n:
+			return fmt.Errorf("%d appends were made but the list has %d elements: unexpected key %q = %q", n, len(pairs), pairs[i].key, pairs[i].value)
+		case !bytes.Equal(pairs[i].key, wantKey) || string(pairs[i].value) != wantValue:
+			return fmt.Errorf("element %d of %d: want %q = %q, got %q = %q (lost, repeated or out of order)",
+				i, n, wantKey, wantValue, pairs[i].key, pairs[i].value)
+		}
+	}
+	return nil
+}
+
+// runChaos changes the network every election timeout or so until stop:
+// a new random partition and/or an unreliable network.
+func (d *clusterDriver) runChaos(stop *atomic.Bool, seed int64, done chan<- struct{}) {
+	defer close(done)
+	if !d.sc.unreliable && !d.sc.partitions {
+		return
+	}
+	rng := rand.New(rand.NewSource(seed))
+	// Let the clients work on a healthy cluster first.
+	sleepUnless(stop, 300*time.Millisecond)
+	for !stop.Load() {
+		d.cluster.ClearFilters()
+		if d.sc.partitions {
+			s1, s2 := randomSplit(rng, d.sc.stores)
+			d.cluster.AddFilter(NewPartitionFilter(s1, s2))
+		}
+		if d.sc.unreliable {
+			d.cluster.AddFilter(&DropFilter{})
+			d.cluster.AddFilter(&DelayFilter{MaxDelay: 20 * time.Millisecond})
+		}
+		sleepUnless(stop, d.electionTimeout+time.Duration(rng.Int63n(int64(200*time.Millisecond))))
+	}
+}
+
+// randomSplit puts each store on one side or the other at random.
+func randomSplit(rng *rand.Rand, stores int) (s1, s2 []uint64) {
+	for id := uint64(1); id <= uint64(stores); id++ {
+		if rng.Intn(2) == 0 {
+			s1 = append(s1, id)
+		} else {
+			s2 = append(s2, id)
+		}
+	}
+	return s1, s2
+}
+
+// sleepUnless sleeps d, waking early once stop is set.
+func sleepUnless(stop *atomic.Bool, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for !stop.Load() && time.Now().Before(deadline) {
+		time.Sleep(minDuration(10*time.Millisecond, time.Until(deadline)))
+	}
+}
+
+// lagWaitLimit bounds how long a lagging store stays down waiting for the
+// others to compact their logs past it.
+const lagWaitLimit = 15 * time.Second
+
+// runLagger, in a lagger scenario, stops store id a quarter into the round,
+// waits until the running stores have compacted their logs past what it
+// applied, starts it again and checks that it caught up by a snapshot.
+func (d *clusterDriver) runLagger(id uint64) error {
+	if !d.sc.lagger {
+		return nil
+	}
+	time.Sleep(d.sc.roundTime / 4)
+	region := d.cluster.GetRegion(nil)
+	d.cluster.StopServer(id)
+	applied, err := appliedIndex(d.cluster.engines[id], region.Id)
+	if err != nil {
+		return fmt.Errorf("lagging store %d: read its apply state: %v", id, err)
+	}
+	snapshotsBefore := d.cluster.transport().SnapshotsSentTo(id)
+	passed := d.waitCompactedPast(id, region.Id, applied)
+	d.cluster.StartServer(id)
+	if !passed {
+		return nil
+	}
+	d.lagged++
+	deadline := time.Now().Add(engineWaitTimeout)
+	for d.cluster.transport().SnapshotsSentTo(id) == snapshotsBefore {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("store %d was stopped at applied index %d while the others compacted their logs past it; "+
+				"restarted, it received no snapshot within %v", id, applied, engineWaitTimeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
+}
+
+// waitCompactedPast waits until a running store's truncated index passes
+// applied; false when that did not happen within lagWaitLimit.
+func (d *clusterDriver) waitCompactedPast(stopped, regionID, applied uint64) bool {
+	deadline := time.Now().Add(lagWaitLimit)
+	for time.Now().Before(deadline) {
+		for id, engines := range d.cluster.engines {
+			if id == stopped {
+				continue
+			}
+			state, err := meta.GetApplyState(engines.Kv, regionID)
+			if err == nil && state.GetTruncatedState().GetIndex() > applied {
+				return true
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
+func appliedIndex(engines *engine_util.Engines, regionID uint64) (uint64, error) {
+	state, err := meta.GetApplyState(engines.Kv, regionID)
+	if err != nil {
+		return 0, err
+	}
+	return state.AppliedIndex, nil
+}
+
+// restartAllStores crashes every store and starts them again.
+func (d *clusterDriver) restartAllStores() {
+	for id := uint64(1); id <= uint64(d.sc.stores); id++ {
+		d.cluster.StopServer(id)
+	}
+	time.Sleep(d.electionTimeout)
+	for id := uint64(1); id <= uint64(d.sc.stores); id++ {
+		d.cluster.StartServer(id)
+	}
+}
+
+// checkAppends reads every client's list: each append made so far must be
+// there once, in order.
+func (d *clusterDriver) checkAppends(round int) {
+	for cli := 0; cli < d.sc.clients; cli++ {
+		start, end := listRange(cli)
+		pairs, err := d.cluster.scanPairs(engine_util.CfDefault, start, end, d.opTimeout)
+		if err != nil {
+			d.fatalf("after round %d: read the list of client %d: %v", round, cli, err)
+		}
+		if err := compareList(cli, pairs, d.appended[cli]); err != nil {
+			d.fatalf("after round %d: list of client %d: %v", round, cli, err)
+		}
+	}
+}
+
+// checkLogTrimmed checks, one second after the clients stopped, that every
+// store keeps at most 2*maxRaftLog applied entries of every region.
+func (d *clusterDriver) checkLogTrimmed(round int) {
+	time.Sleep(time.Second)
+	limit := 2 * d.sc.maxRaftLog
+	for _, regionID := range d.cluster.schedulerClient.regionIDs() {
+		for storeID, engines := range d.cluster.engines {
+			state, err := meta.GetApplyState(engines.Kv, regionID)
+			if err == badger.ErrKeyNotFound {
+				continue
+			}
+			if err != nil {
+				d.fatalf("after round %d: store %d region %d: read the apply state: %v", round, storeID, regionID, err)
+			}
+			if kept := state.AppliedIndex - state.GetTruncatedState().GetIndex(); kept > limit {
+				d.fatalf("after round %d: store %d region %d keeps %d applied log entries (applied %d, truncated %d); "+
+					"with RaftLogGcCountLimit %d at most %d may remain one second after the clients stop",
+					round, storeID, regionID, kept, state.AppliedIndex, state.GetTruncatedState().GetIndex(), d.sc.maxRaftLog, limit)
+			}
+		}
+	}
+}
+
+// checkHistory checks the whole history for linearizability.
+func (d *clusterDriver) checkHistory() {
+	ops := d.history.operations()
+	start := time.Now()
+	verdict := checkLinearizable(ops, d.t.Name())
+	d.cluster.note = fmt.Sprintf("clients=%d ops=%d linearizability=%s in %.1fs",
+		d.sc.clients, len(ops), verdict.result, time.Since(start).Seconds())
+	switch verdict.result {
+	case porcupine.Illegal:
+		where := verdict.visualization
+		if verdict.err != nil {
+			where = fmt.Sprintf("%s (drawing failed: %v)", where, verdict.err)
+		}
+		d.fatalf("the history of %d operations is not linearizable: some read saw a value that no order of the "+
+			"operations explains (a lost or repeated write, or a stale read). Open %s in a browser to see it", len(ops), where)
+	case porcupine.Unknown:
+		d.t.Logf("linearizability check of %d operations gave up after %v; history not checked", len(ops), linearizabilityTimeout)
+	}
+}
