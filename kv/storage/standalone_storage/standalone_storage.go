@@ -20,9 +20,11 @@ var ErrStopped = errors.New("standalone storage is not running")
 type StandAloneStorage struct {
 	// Your Data Here (1).
 	//lab:begin 1
-	dbPath string
-	mu     sync.RWMutex // held for reading by every request, for writing by Start and Stop
-	db     *badger.DB   // nil while the storage is not running
+	dbPath    string
+	lifecycle sync.Mutex     // serialises Start and Stop
+	mu        sync.RWMutex   // held for reading by every request, for writing to change db
+	db        *badger.DB     // nil while the storage is not running
+	readers   sync.WaitGroup // open readers; badger must outlive them (it unmaps its files on Close)
 	//lab:end
 }
 
@@ -40,6 +42,8 @@ func NewStandAloneStorage(conf *config.Config) *StandAloneStorage {
 func (s *StandAloneStorage) Start() error {
 	// Your Code Here (1).
 	//lab:begin 1
+	s.lifecycle.Lock()
+	defer s.lifecycle.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.db != nil {
@@ -55,17 +59,23 @@ func (s *StandAloneStorage) Start() error {
 }
 
 // Stop closes the database; writes acknowledged before it are on disk.
+// Requests that arrive from now on are refused; readers already open keep
+// working, and Stop waits until they are closed.
 func (s *StandAloneStorage) Stop() error {
 	// Your Code Here (1).
 	//lab:begin 1
+	s.lifecycle.Lock()
+	defer s.lifecycle.Unlock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.db == nil {
+	db := s.db
+	s.db = nil
+	s.mu.Unlock()
+	if db == nil {
 		return nil
 	}
-	err := s.db.Close()
-	s.db = nil
-	return err
+	// Not under mu: a request may still write (and be refused) while it holds a reader.
+	s.readers.Wait()
+	return db.Close()
 	//lab:else
 	//	return nil
 	//lab:end
@@ -80,7 +90,8 @@ func (s *StandAloneStorage) Reader(ctx *kvrpcpb.Context) (storage.StorageReader,
 	if s.db == nil {
 		return nil, ErrStopped
 	}
-	return &badgerReader{txn: s.db.NewTransaction(false)}, nil
+	s.readers.Add(1)
+	return &badgerReader{txn: s.db.NewTransaction(false), done: s.readers.Done}, nil
 	//lab:else
 	//	return nil, nil
 	//lab:end
@@ -114,7 +125,8 @@ func (s *StandAloneStorage) Write(ctx *kvrpcpb.Context, batch []storage.Modify) 
 
 // badgerReader reads through one read-only badger transaction.
 type badgerReader struct {
-	txn *badger.Txn
+	txn  *badger.Txn
+	done func() // tells the storage that the reader is closed; nil once called
 }
 
 func (r *badgerReader) GetCF(cf string, key []byte) ([]byte, error) {
@@ -131,6 +143,10 @@ func (r *badgerReader) IterCF(cf string) engine_util.DBIterator {
 
 func (r *badgerReader) Close() {
 	r.txn.Discard()
+	if r.done != nil {
+		r.done()
+		r.done = nil
+	}
 }
 
 //lab:end
