@@ -441,7 +441,7 @@ func checkPrewrite(req *kvrpcpb.PrewriteRequest) error {
 		}
 		_, err := mvcc.WriteKindFromProto(mut.Op)
 		if err = firstError(checkKey(mut.Key), checkValue(mut.Value), err); err != nil {
-			return fmt.Errorf("mutation %d (key %x): %v", i, mut.Key, err)
+			return fmt.Errorf("mutation %d (key %q): %v", i, mut.Key, err)
 		}
 	}
 	return nil

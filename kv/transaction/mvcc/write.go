@@ -84,5 +84,5 @@ func WriteKindFromProto(op kvrpcpb.Op) (WriteKind, error) {
 	case kvrpcpb.Op_Del:
 		return WriteKindDelete, nil
 	}
-	return 0, fmt.Errorf("mutation op %v is not supported (want %v or %v)", op, kvrpcpb.Op_Put, kvrpcpb.Op_Del)
+	return 0, fmt.Errorf("op %v is not supported (want %v or %v)", op, kvrpcpb.Op_Put, kvrpcpb.Op_Del)
 }
