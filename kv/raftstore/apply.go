@@ -10,8 +10,6 @@ import (
 	"github.com/tinykv-lab/tinykv/proto/pkg/raft_cmdpb"
 )
 
-//lab:begin 2B
-
 // applier applies one Ready's committed entries to kvdb. Writes of
 // consecutive entries share one write batch, which also carries the new
 // apply state; the batch is flushed before anything reads (Get, Snap), and
@@ -45,6 +43,8 @@ func (a *applier) applyEntries(entries []eraftpb.Entry) {
 
 // applyEntry applies one entry and records that it is applied.
 func (a *applier) applyEntry(entry *eraftpb.Entry) {
+	// Your Code Here (2B).
+	//lab:begin 2B
 	applyState := a.d.peerStorage.applyState
 	if entry.Index <= applyState.AppliedIndex {
 		return
@@ -72,10 +72,13 @@ func (a *applier) applyEntry(entry *eraftpb.Entry) {
 		return
 	}
 	a.respond(p, a.applyRequests(req))
+	//lab:end
 }
 
 // applyRequests applies the requests of one normal command.
 func (a *applier) applyRequests(req *raft_cmdpb.RaftCmdRequest) *raft_cmdpb.RaftCmdResponse {
+	// Your Code Here (2B).
+	//lab:begin 2B
 	if err := checkRequestKeys(req, a.d.Region()); err != nil {
 		return ErrResp(err)
 	}
@@ -103,11 +106,16 @@ func (a *applier) applyRequests(req *raft_cmdpb.RaftCmdRequest) *raft_cmdpb.Raft
 		}
 	}
 	return resp
+	//lab:else
+	//	return nil
+	//lab:end
 }
 
 // respond answers the proposal of the entry just applied: writes wait for
 // the flush, a read (which flushed already) is answered now with its view.
 func (a *applier) respond(p *proposal, resp *raft_cmdpb.RaftCmdResponse) {
+	// Your Code Here (2B).
+	//lab:begin 2B
 	if p == nil {
 		return
 	}
@@ -116,6 +124,7 @@ func (a *applier) respond(p *proposal, resp *raft_cmdpb.RaftCmdResponse) {
 		p.cb.Txn = a.d.ctx.engine.Kv.NewTransaction(false)
 	}
 	a.pending = append(a.pending, pendingResponse{proposal: p, resp: resp})
+	//lab:end
 }
 
 func isSnapResponse(resp *raft_cmdpb.RaftCmdResponse) bool {
@@ -130,6 +139,8 @@ func isSnapResponse(resp *raft_cmdpb.RaftCmdResponse) bool {
 // flush writes the batch with the apply state, then answers the callbacks
 // of everything it contains.
 func (a *applier) flush() {
+	// Your Code Here (2B).
+	//lab:begin 2B
 	ps := a.d.peerStorage
 	if err := a.kvWB.SetMeta(meta.ApplyStateKey(a.d.regionId), ps.applyState); err != nil {
 		log.Panicf("[apply] %s encoding apply state failed: %v", a.d.Tag, err)
@@ -142,9 +153,8 @@ func (a *applier) flush() {
 		pr.proposal.cb.Done(pr.resp)
 	}
 	a.pending = a.pending[:0]
+	//lab:end
 }
-
-//lab:end
 
 // takeProposal removes and returns the proposal of entry, if this peer
 // proposed it in this term. Older proposals still waiting were overwritten
