@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -177,8 +178,13 @@ var markerPattern = regexp.MustCompile(`(//|#|<!--)\s*lab:(begin|else|end|file)\
 
 // leakWindow is how many consecutive substantial solution lines, found
 // together outside their region, make an unmarked copy of the solution.
-// Single lines repeat by nature (`if err != nil {`); runs of them do not.
-const leakWindow = 4
+// Single lines repeat by nature (`if err != nil {`); runs of them do not. A
+// region shorter than that is one window when it has at least two lines and
+// minLeakChars characters.
+const (
+	leakWindow   = 4
+	minLeakChars = 40
+)
 
 // substantial tells a line that says something: not blank, not a comment,
 // not only braces and parentheses.
@@ -187,33 +193,55 @@ func substantial(line string) bool {
 	return t != "" && !strings.HasPrefix(t, "//") && strings.Trim(t, "{}()[],; \t") != ""
 }
 
-// windows lists the joined runs of leakWindow consecutive substantial lines.
-func windows(lines []string) []string {
+func substantialLines(lines []string) []string {
 	var subst []string
 	for _, l := range lines {
 		if substantial(l) {
 			subst = append(subst, strings.TrimSpace(l))
 		}
 	}
+	return subst
+}
+
+// windows lists the joined runs of size consecutive substantial lines.
+func windows(subst []string, size int) []string {
 	var out []string
-	for i := 0; i+leakWindow <= len(subst); i++ {
-		out = append(out, strings.Join(subst[i:i+leakWindow], "\n"))
+	for i := 0; i+size <= len(subst); i++ {
+		out = append(out, strings.Join(subst[i:i+size], "\n"))
 	}
 	return out
+}
+
+// solutionWindows indexes the removed solutions by window size, then by
+// window, with where each comes from.
+func solutionWindows(removed map[string][]Region) map[int]map[string]string {
+	index := map[int]map[string]string{}
+	for file, regions := range removed {
+		for _, r := range regions {
+			subst := substantialLines(r.Solution)
+			size := leakWindow
+			if len(subst) < size {
+				size = len(subst)
+				if size < 2 || len(strings.Join(subst, "")) < minLeakChars {
+					continue
+				}
+			}
+			if index[size] == nil {
+				index[size] = map[string]string{}
+			}
+			for _, w := range windows(subst, size) {
+				index[size][w] = fmt.Sprintf("%s:%d (stage %s)", file, r.Line, r.Stage)
+			}
+		}
+	}
+	return index
 }
 
 // noSolutionLeft looks for marker lines in every handout file, and for runs
 // of solution lines in the handout's Go code: such a run outside its region
 // is an unmarked copy of the solution.
 func (c *checker) noSolutionLeft() error {
-	solutions := map[string]string{} // window -> where it comes from
-	for file, regions := range c.sum.Removed {
-		for _, r := range regions {
-			for _, w := range windows(r.Solution) {
-				solutions[w] = fmt.Sprintf("%s:%d (stage %s)", file, r.Line, r.Stage)
-			}
-		}
-	}
+	solutions := solutionWindows(c.sum.Removed)
 	allowed, err := readAllowList(filepath.Join(c.src, leakAllowList))
 	if err != nil {
 		return err
@@ -226,23 +254,33 @@ func (c *checker) noSolutionLeft() error {
 				problems = append(problems, fmt.Sprintf("%s:%d: marker left: %s", rel, n+1, strings.TrimSpace(line)))
 			}
 		}
-		if !strings.HasSuffix(rel, ".go") || len(solutions) == 0 || allowed[rel] {
+		if !strings.HasSuffix(rel, ".go") || allowed[rel] {
 			return
 		}
-		seen := map[string]bool{}
-		for _, w := range windows(lines) {
-			if from, ok := solutions[w]; ok && !seen[from] {
-				seen[from] = true
-				first, _, _ := strings.Cut(w, "\n")
-				problems = append(problems, fmt.Sprintf("%s: has %d lines of the solution region at %s, unmarked, from %q",
-					rel, leakWindow, from, first))
-			}
-		}
+		problems = append(problems, leaksIn(rel, substantialLines(lines), solutions)...)
 	})
 	if err != nil {
 		return err
 	}
 	return joinProblems(problems)
+}
+
+// leaksIn reports each solution region a file repeats a window of.
+func leaksIn(rel string, subst []string, solutions map[int]map[string]string) []string {
+	var problems []string
+	seen := map[string]bool{}
+	for size, index := range solutions {
+		for _, w := range windows(subst, size) {
+			if from, ok := index[w]; ok && !seen[from] {
+				seen[from] = true
+				first, _, _ := strings.Cut(w, "\n")
+				problems = append(problems, fmt.Sprintf("%s: has %d lines of the solution region at %s, unmarked, from %q",
+					rel, size, from, first))
+			}
+		}
+	}
+	sort.Strings(problems)
+	return problems
 }
 
 // leakAllowList names handout files allowed to repeat solution lines, one
