@@ -268,7 +268,7 @@ func (ps *PeerStorage) checkRange(low, high uint64) error {
 	} else if low <= ps.truncatedIndex() {
 		return raft.ErrCompacted
 	} else if high > ps.raftState.LastIndex+1 {
-		return errors.Errorf("entries' high %d is out of bound, last index %d", high, ps.raftState.LastIndex)
+		return raft.ErrUnavailable
 	}
 	return nil
 }

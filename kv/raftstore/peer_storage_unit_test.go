@@ -75,8 +75,11 @@ func TestPeerStorageEntriesAndTerms2B(t *testing.T) {
 	if _, err := ps.Entries(5, 7); err != raft.ErrCompacted {
 		t.Fatalf("Entries(5, 7) error = %v, want ErrCompacted", err)
 	}
-	if _, err := ps.Entries(6, 10); err == nil {
-		t.Fatal("Entries past the last index succeeded, want an error")
+	if _, err := ps.Entries(6, 10); err != raft.ErrUnavailable {
+		t.Fatalf("Entries past the last index error = %v, want ErrUnavailable", err)
+	}
+	if _, err := ps.Term(9); err != raft.ErrUnavailable {
+		t.Fatalf("Term past the last index error = %v, want ErrUnavailable", err)
 	}
 	for idx, want := range map[uint64]uint64{6: 6, 7: 6, 8: 7} {
 		if term, err := ps.Term(idx); err != nil || term != want {
