@@ -335,8 +335,9 @@ func sleepUnless(stop *atomic.Bool, d time.Duration) {
 const lagWaitLimit = 15 * time.Second
 
 // runLagger, in a lagger scenario, stops store id a quarter into the round,
-// waits until the running stores have compacted their logs past what it
-// applied, starts it again and checks that it caught up by a snapshot.
+// waits until the running stores have compacted their logs past the last
+// entry it holds, starts it again and checks that it catches up by a
+// snapshot.
 func (d *clusterDriver) runLagger(id uint64) error {
 	if !d.sc.lagger {
 		return nil
@@ -344,12 +345,12 @@ func (d *clusterDriver) runLagger(id uint64) error {
 	time.Sleep(d.sc.roundTime / 4)
 	region := d.cluster.GetRegion(nil)
 	d.cluster.StopServer(id)
-	applied, err := appliedIndex(d.cluster.engines[id], region.Id)
+	raftState, err := meta.GetRaftLocalState(d.cluster.engines[id].Raft, region.Id)
 	if err != nil {
-		return fmt.Errorf("lagging store %d: read its apply state: %v", id, err)
+		return fmt.Errorf("lagging store %d: read its raft state: %v", id, err)
 	}
 	snapshotsBefore := d.cluster.transport().SnapshotsSentTo(id)
-	passed := d.waitCompactedPast(id, region.Id, applied)
+	passed := d.waitCompactedPast(id, region.Id, raftState.LastIndex)
 	d.cluster.StartServer(id)
 	if !passed {
 		return nil
@@ -358,17 +359,18 @@ func (d *clusterDriver) runLagger(id uint64) error {
 	deadline := time.Now().Add(engineWaitTimeout)
 	for d.cluster.transport().SnapshotsSentTo(id) == snapshotsBefore {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("store %d was stopped at applied index %d while the others compacted their logs past it; "+
-				"restarted, it received no snapshot within %v", id, applied, engineWaitTimeout)
+			return fmt.Errorf("store %d was stopped with its last log entry at %d while the others compacted their logs past it; "+
+				"restarted, it received no snapshot within %v", id, raftState.LastIndex, engineWaitTimeout)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	return nil
 }
 
-// waitCompactedPast waits until a running store's truncated index passes
-// applied; false when that did not happen within lagWaitLimit.
-func (d *clusterDriver) waitCompactedPast(stopped, regionID, applied uint64) bool {
+// waitCompactedPast waits until a running store's truncated index reaches
+// lastIndex, so the stopped store needs an entry no longer in any log;
+// false when that did not happen within lagWaitLimit.
+func (d *clusterDriver) waitCompactedPast(stopped, regionID, lastIndex uint64) bool {
 	deadline := time.Now().Add(lagWaitLimit)
 	for time.Now().Before(deadline) {
 		for id, engines := range d.cluster.engines {
@@ -376,21 +378,13 @@ func (d *clusterDriver) waitCompactedPast(stopped, regionID, applied uint64) boo
 				continue
 			}
 			state, err := meta.GetApplyState(engines.Kv, regionID)
-			if err == nil && state.GetTruncatedState().GetIndex() > applied {
+			if err == nil && state.GetTruncatedState().GetIndex() > lastIndex {
 				return true
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	return false
-}
-
-func appliedIndex(engines *engine_util.Engines, regionID uint64) (uint64, error) {
-	state, err := meta.GetApplyState(engines.Kv, regionID)
-	if err != nil {
-		return 0, err
-	}
-	return state.AppliedIndex, nil
 }
 
 // restartAllStores crashes every store and starts them again.
