@@ -150,10 +150,6 @@ func (p *peer) insertPeerCache(peer *metapb.Peer) {
 	p.peerCache[peer.GetId()] = peer
 }
 
-func (p *peer) removePeerCache(peerID uint64) {
-	delete(p.peerCache, peerID)
-}
-
 // getPeerFromCache finds the store of a peer of the region.
 func (p *peer) getPeerFromCache(peerID uint64) *metapb.Peer {
 	if peer, ok := p.peerCache[peerID]; ok {
@@ -313,20 +309,6 @@ func (p *peer) AnyNewPeerCatchUp(peerId uint64) bool {
 		}
 	}
 	return false
-}
-
-// MaybeCampaign starts an election right after a split when the parent's
-// leader was on this store, so the new region does not wait a timeout.
-func (p *peer) MaybeCampaign(parentIsLeader bool) bool {
-	// A single-peer region campaigned when it was created.
-	if len(p.Region().GetPeers()) <= 1 || !parentIsLeader {
-		return false
-	}
-	if err := p.RaftGroup.Campaign(); err != nil {
-		log.Warnf("[elect] %v campaign after split failed: %v", p.Tag, err)
-		return false
-	}
-	return true
 }
 
 // Term is the current raft term.

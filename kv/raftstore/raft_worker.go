@@ -16,8 +16,6 @@ type raftWorker struct {
 	// raftCh receives all the peer messages of the store.
 	raftCh chan message.Msg
 	ctx    *GlobalContext
-
-	closeCh <-chan struct{}
 }
 
 func newRaftWorker(ctx *GlobalContext, pm *router) *raftWorker {

@@ -60,13 +60,6 @@ func newStoreMeta() *storeMeta {
 	}
 }
 
-// setRegion replaces the peer's region in the store's view (after a conf
-// change or a snapshot).
-func (m *storeMeta) setRegion(region *metapb.Region, peer *peer) {
-	m.regions[region.Id] = region
-	peer.SetRegion(region)
-}
-
 // getOverlapRegions lists the regions whose range intersects region's.
 func (m *storeMeta) getOverlapRegions(region *metapb.Region) []*metapb.Region {
 	var result []*metapb.Region

@@ -19,7 +19,6 @@ import (
 
 // storeState is the store worker's channel and the store's ticker.
 type storeState struct {
-	id       uint64
 	receiver <-chan message.Msg
 	ticker   *ticker
 }
