@@ -14,6 +14,7 @@ import (
 	"github.com/tinykv-lab/tinykv/kv/raftstore"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/meta"
 	"github.com/tinykv-lab/tinykv/kv/util/engine_util"
+	"github.com/tinykv-lab/tinykv/log"
 	"github.com/tinykv-lab/tinykv/proto/pkg/metapb"
 	"github.com/tinykv-lab/tinykv/proto/pkg/raft_serverpb"
 )
@@ -259,6 +260,7 @@ func (c *Cluster) summary() string {
 // StopServer crashes a store: its node stops, its engines stay as they are.
 func (c *Cluster) StopServer(storeID uint64) {
 	c.checkRunning("StopServer")
+	log.Infof("[msg] store=%d the test stops the store", storeID)
 	c.simulator.StopStore(storeID)
 }
 
@@ -271,6 +273,7 @@ func (c *Cluster) StartServer(storeID uint64) {
 	}
 	storeCfg := *c.cfg
 	storeCfg.DBPath = c.dbPaths[storeID]
+	log.Infof("[msg] store=%d the test starts the store", storeID)
 	if err := c.simulator.RunStore(&storeCfg, engines, context.Background()); err != nil {
 		failNow("cluster %s: start store %d: %v", c.label(), storeID, err)
 	}
@@ -293,11 +296,13 @@ func (c *Cluster) AddFilter(filter Filter) {
 	if r, ok := filter.(randomFilter); ok {
 		r.setRand(c.rng)
 	}
+	log.Infof("[msg] the test adds filter %v", filter)
 	c.simulator.AddFilter(filter)
 }
 
 // ClearFilters removes every filter: the network is reliable again.
 func (c *Cluster) ClearFilters() {
+	log.Infof("[msg] the test clears the filters")
 	c.simulator.ClearFilters()
 }
 
