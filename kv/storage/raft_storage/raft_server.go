@@ -216,6 +216,9 @@ func (rs *RaftStorage) Start() error {
 		return errors.Annotatef(err, "create snapshot directory %s", snapPath)
 	}
 	rs.snapManager = snap.NewSnapManager(snapPath)
+	if err := rs.snapManager.Init(); err != nil {
+		return err
+	}
 	rs.snapWorker = worker.NewWorker("snap-worker", &rs.wg)
 	rs.snapWorker.Start(newSnapRunner(rs.snapManager, rs.config, rs.raftRouter))
 
