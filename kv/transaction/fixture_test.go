@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -29,7 +30,7 @@ type txnFixture struct {
 
 func newTxnFixture(t *testing.T) *txnFixture {
 	mem := storage.NewMemStorage()
-	srv := server.NewServer(mem)
+	srv := server.NewServer(&serialReaders{MemStorage: mem})
 	srv.Latches.Validation = func(txn *mvcc.MvccTxn, latched [][]byte) {
 		held := make(map[string]bool, len(latched))
 		for _, key := range latched {
@@ -46,6 +47,21 @@ func newTxnFixture(t *testing.T) *txnFixture {
 		}
 	}
 	return &txnFixture{t: t, mem: mem, srv: srv}
+}
+
+// serialReaders hands out the readers of a MemStorage one at a time.
+// MemStorage.Reader clones its trees under a shared lock, and two clones at
+// once race (btree.Clone writes to the tree); until that is fixed there,
+// concurrent requests go through this.
+type serialReaders struct {
+	*storage.MemStorage
+	mu sync.Mutex
+}
+
+func (s *serialReaders) Reader(ctx *kvrpcpb.Context) (storage.StorageReader, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.MemStorage.Reader(ctx)
 }
 
 // Putting a history in place.
