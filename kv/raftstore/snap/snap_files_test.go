@@ -218,7 +218,9 @@ func TestSnapRoundTripKeyByKeyIntoBothKindsOfDB(t *testing.T) {
 	} {
 		t.Run(target.name, func(t *testing.T) {
 			seed := sfSeed(t)
-			src := sfOpenStoreEngine(t)
+			// Badger races with itself when one is opened while another
+			// writes: open both first.
+			src, dst := sfOpenStoreEngine(t), target.open(t)
 			want := sfWriteData(t, src, rand.New(rand.NewSource(seed)), 3000)
 			srcDir, dstDir := t.TempDir(), t.TempDir()
 			sizeTrack := new(int64)
@@ -237,7 +239,6 @@ func TestSnapRoundTripKeyByKeyIntoBothKindsOfDB(t *testing.T) {
 			if err != nil || !applying.Exists() {
 				t.Fatalf("open received snapshot for applying: exists=%v err=%v", err == nil && applying.Exists(), err)
 			}
-			dst := target.open(t)
 			if err := applying.Apply(ApplyOptions{DB: dst, Region: sfRegion}); err != nil {
 				t.Fatalf("apply: %v", err)
 			}
@@ -259,14 +260,13 @@ func TestSnapRoundTripKeyByKeyIntoBothKindsOfDB(t *testing.T) {
 }
 
 func TestSnapOfEmptyRegionRoundTrips(t *testing.T) {
-	src := sfOpenStoreEngine(t)
+	src, dst := sfOpenStoreEngine(t), sfOpenStoreEngine(t)
 	srcDir, dstDir := t.TempDir(), t.TempDir()
 	snapData, stat := sfBuild(t, src, srcDir, new(int64))
 	if stat.KVCount != 0 || stat.Size != 0 {
 		t.Fatalf("empty region: expected no keys and size 0, got %+v", stat)
 	}
 	received := sfCopyThroughHandles(t, srcDir, dstDir, snapData.Meta, new(int64))
-	dst := sfOpenStoreEngine(t)
 	if err := received.Apply(ApplyOptions{DB: dst, Region: sfRegion}); err != nil {
 		t.Fatalf("apply empty snapshot: %v", err)
 	}
@@ -363,12 +363,11 @@ func TestSnapReceiveRejectsBadMetaAndKeys(t *testing.T) {
 
 func TestSnapApplyRejectsKeysOutsideRegionAndGarbageTables(t *testing.T) {
 	seed := sfSeed(t)
-	src := sfOpenStoreEngine(t)
+	src, dst := sfOpenStoreEngine(t), sfOpenStoreEngine(t)
 	sfWriteData(t, src, rand.New(rand.NewSource(seed)), 500)
 	srcDir, dstDir := t.TempDir(), t.TempDir()
 	snapData, _ := sfBuild(t, src, srcDir, new(int64))
 	received := sfCopyThroughHandles(t, srcDir, dstDir, snapData.Meta, new(int64))
-	dst := sfOpenStoreEngine(t)
 
 	narrower := &metapb.Region{Id: sfRegion.Id, StartKey: []byte("n"), EndKey: []byte("t")}
 	err := received.Apply(ApplyOptions{DB: dst, Region: narrower})
