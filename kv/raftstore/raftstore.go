@@ -285,16 +285,40 @@ func (bs *Raftstore) startWorkers(peers []*peer) {
 }
 
 // shutDown stops the raft, store and tick loops, then the workers, and
-// waits for every goroutine. Callbacks still waiting are answered by the
-// peers' owners (the RaftStorage times out).
+// waits for every goroutine. Commands still waiting are answered with
+// ErrRegionNotFound, so their clients retry elsewhere at once.
 func (bs *Raftstore) shutDown() {
 	close(bs.closeCh)
 	bs.wg.Wait()
+	bs.answerWaitingCommands()
 	bs.workers.splitCheckWorker.Stop()
 	bs.workers.regionWorker.Stop()
 	bs.workers.raftLogGCWorker.Stop()
 	bs.workers.schedulerWorker.Stop()
 	bs.workers.wg.Wait()
+}
+
+// answerWaitingCommands answers the proposals of every peer and the
+// commands still queued for the raft worker, which has stopped.
+func (bs *Raftstore) answerWaitingCommands() {
+	bs.router.peers.Range(func(_, value interface{}) bool {
+		p := value.(*peerState).peer
+		for _, proposal := range p.proposals {
+			notifyReqRegionRemoved(p.regionId, proposal.cb)
+		}
+		p.proposals = nil
+		return true
+	})
+	for {
+		select {
+		case msg := <-bs.router.peerSender:
+			if cmd, ok := msg.Data.(*message.MsgRaftCmd); ok {
+				notifyReqRegionRemoved(msg.RegionID, cmd.Callback)
+			}
+		default:
+			return
+		}
+	}
 }
 
 // CreateRaftstore makes a store that is not started yet, and the router

@@ -31,7 +31,11 @@ func (cb *Callback) Done(resp *raft_cmdpb.RaftCmdResponse) {
 	if resp != nil {
 		cb.Resp = resp
 	}
-	cb.done <- struct{}{}
+	select {
+	case cb.done <- struct{}{}:
+	default:
+		// Answered twice: a bug, but one that must not stall the raft worker.
+	}
 }
 
 // WaitResp waits for the answer.
