@@ -106,7 +106,7 @@ func TestCheckCatchesBrokenCourses(t *testing.T) {
 	}
 	for _, want := range []string{
 		"TestFree2AA (stage 2AA, raft/raft_test.go) passes on the handout",
-		"FAIL  the handout builds and vets",
+		"FAIL  the handout compiles and vets",
 		"store/store.go:4:9: cannot use \"\"",
 		"raft/raft.go: has 3 lines of the solution region at raft/raft.go:8 (stage 2AA), unmarked",
 		"FAIL  stage 1 passes with stages 1 kept",

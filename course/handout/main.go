@@ -50,8 +50,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.check, "check", false, "check the handout instead of writing it (see doc/handout.md)")
 	fs.BoolVar(&o.all, "all", false, "with -check: every check, also the slow cluster stages")
 	fs.StringVar(&o.stages, "stages", "all", "with -check: the stages to check")
-	fs.DurationVar(&o.failTimeout, "fail-timeout", 10*time.Second, "with -check: per-test timeout when a test must fail on the handout")
-	fs.IntVar(&o.parallel, "parallel", 2, "with -check: tests run at once")
+	fs.DurationVar(&o.failTimeout, "fail-timeout", 5*time.Second, "with -check: per-test timeout when a test must fail on the handout")
+	fs.IntVar(&o.parallel, "parallel", 4, "with -check: tests run at once where they must fail (where they must pass: at most the number of cores)")
 	fs.StringVar(&o.work, "work", "", "with -check: keep the checked trees in this directory (default: a temporary one, removed)")
 	fs.BoolVar(&o.quiet, "q", false, "print less")
 	fs.Usage = func() {
