@@ -412,8 +412,11 @@ func (r *Raft) handleSnapshot(m pb.Message) {
 		return
 	}
 	meta := m.Snapshot.Metadata
-	if meta.Index <= r.RaftLog.committed {
-		// We have all of it already; tell the leader how far we are.
+	if meta.Index <= r.RaftLog.committed || r.RaftLog.matchTerm(meta.Index, meta.Term) {
+		// We have all of it already (it may be a late copy): keep the log,
+		// which may go further and was acknowledged, and only learn that
+		// the snapshot's entries are committed.
+		r.RaftLog.commitTo(meta.Index)
 		r.send(pb.Message{MsgType: pb.MessageType_MsgAppendResponse, To: m.From, Index: r.RaftLog.committed})
 		return
 	}
@@ -523,6 +526,12 @@ func (r *Raft) stepTerm(m pb.Message) bool {
 		r.becomeFollower(m.Term, lead)
 		return true
 	case m.Term < r.Term:
+		if m.MsgType == pb.MessageType_MsgRequestVote {
+			// Figure 2: reply false to a stale request. The candidate learns
+			// our term; otherwise a candidate whose term fell behind could
+			// keep campaigning in vain to a node that never answers.
+			r.send(pb.Message{MsgType: pb.MessageType_MsgRequestVoteResponse, To: m.From, Reject: true})
+		}
 		log.Debugf("[msg] peer=%d term=%d ignored %s of stale term %d from %d", r.id, r.Term, m.MsgType, m.Term, m.From)
 		return false
 	}

@@ -122,8 +122,9 @@ func (r *Raft) handleAppendResponse(m pb.Message) {
 // entries with a term above the hint's cannot, so they are skipped too. Next
 // always moves back by at least one, and never to Match or below.
 func (r *Raft) handleAppendReject(m pb.Message, pr *Progress) {
-	if pr.pendingSnapshot != 0 {
-		// An answer to an append sent before the snapshot: wait for the snapshot.
+	if pr.pendingSnapshot != 0 || m.Index < pr.Match {
+		// An answer to an append sent before the snapshot (wait for the
+		// snapshot), or an old one: the peer holds Match already.
 		return
 	}
 	next := m.Index + 1
