@@ -75,26 +75,41 @@ func (wb *WriteBatch) RollbackToSafePoint() {
 	wb.size = wb.safePointSize
 }
 
-// WriteToDB writes the batch to db in one transaction. An empty batch writes nothing.
+// WriteToDB writes the batch to db in order. An empty batch writes nothing.
+//
+// A batch normally fits one badger transaction and is atomic. One larger
+// than badger's transaction limit (a few MiB, see db.go) is written in
+// several transactions, in order. The raftstore relies on that order: it
+// puts the state record that makes a batch count (raft state, apply state)
+// last, so a crash in the middle leaves writes that no state refers to yet,
+// and replaying the log writes them again.
 func (wb *WriteBatch) WriteToDB(db *badger.DB) error {
 	if len(wb.entries) == 0 {
 		return nil
 	}
-	err := db.Update(func(txn *badger.Txn) error {
-		for _, entry := range wb.entries {
-			var err error
-			if entry.isDelete {
-				err = txn.Delete(entry.key)
-			} else {
-				err = txn.Set(entry.key, entry.value)
+	txn := db.NewTransaction(true)
+	for _, entry := range wb.entries {
+		err := entry.writeTo(txn)
+		if err == badger.ErrTxnTooBig {
+			if err = txn.Commit(); err != nil {
+				return errors.Annotatef(err, "write part of a batch of %d entries", len(wb.entries))
 			}
-			if err != nil {
-				return err
-			}
+			txn = db.NewTransaction(true)
+			err = entry.writeTo(txn)
 		}
-		return nil
-	})
-	return errors.Annotatef(err, "write batch of %d entries", len(wb.entries))
+		if err != nil {
+			txn.Discard()
+			return errors.Annotatef(err, "write batch of %d entries", len(wb.entries))
+		}
+	}
+	return errors.Annotatef(txn.Commit(), "write batch of %d entries", len(wb.entries))
+}
+
+func (e *batchEntry) writeTo(txn *badger.Txn) error {
+	if e.isDelete {
+		return txn.Delete(e.key)
+	}
+	return txn.Set(e.key, e.value)
 }
 
 // MustWriteToDB is WriteToDB for callers that cannot go on after a failed
