@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/anishathalye/porcupine"
+	"github.com/tinykv-lab/tinykv/proto/pkg/errorpb"
 )
 
 // Tests of the checks the drivers rely on: the linearizability model, the
@@ -149,4 +150,27 @@ func TestSeedFromEnvironment(t *testing.T) {
 	if seed := chooseSeed(); seed != 12345 {
 		t.Fatalf("seed from %s=12345: got %d", SeedEnv, seed)
 	}
+}
+
+// TestLeaderFinderLeavesACutOffLeader: the old leader does not answer and
+// the follower cut off with it keeps pointing at it; the finder must go on
+// to the other peers instead of bouncing between those two.
+func TestLeaderFinderLeavesACutOffLeader(t *testing.T) {
+	region := testRegion(1, "", "", 1, 1, NewPeer(1, 1), NewPeer(2, 2), NewPeer(3, 3), NewPeer(4, 4), NewPeer(5, 5))
+	oldLeader := region.Peers[0]
+	f := newLeaderFinder()
+	visited := map[uint64]bool{}
+	for i := 0; i < 10; i++ {
+		target := f.pick(region, oldLeader)
+		visited[target.Id] = true
+		switch target.Id {
+		case 1:
+			f.noAnswer(region)
+		case 2:
+			f.afterError(region, &errorpb.Error{NotLeader: &errorpb.NotLeader{RegionId: 1, Leader: oldLeader}})
+		default:
+			return // reached the majority side
+		}
+	}
+	t.Fatalf("after 10 tries the finder only visited %v", visited)
 }

@@ -83,7 +83,7 @@ func (c *Cluster) request(key []byte, reqs []*raft_cmdpb.Request, timeout time.D
 	deadline := start.Add(timeout)
 	rerr := &requestError{key: key, last: "no attempt made"}
 	res := &cmdResult{}
-	var target *metapb.Peer
+	finder := newLeaderFinder()
 	for {
 		if c.stopped.Load() {
 			rerr.last = "the cluster was shut down"
@@ -93,13 +93,13 @@ func (c *Cluster) request(key []byte, reqs []*raft_cmdpb.Request, timeout time.D
 			break
 		}
 		region, leader, _ := c.schedulerClient.GetRegion(context.Background(), key)
-		if region == nil {
+		if region == nil || len(region.Peers) == 0 {
 			rerr.last = "the scheduler knows no region for the key"
 			time.Sleep(20 * time.Millisecond)
 			continue
 		}
 		rerr.region = region
-		target = chooseTarget(region, target, leader)
+		target := finder.pick(region, leader)
 		rerr.target = target
 		rerr.attempts++
 		req := NewRequest(region.Id, region.RegionEpoch, reqs)
@@ -113,7 +113,7 @@ func (c *Cluster) request(key []byte, reqs []*raft_cmdpb.Request, timeout time.D
 				rerr.last = fmt.Sprintf("store %d is not running", target.StoreId)
 				time.Sleep(10 * time.Millisecond)
 			}
-			target = nextPeer(region, target)
+			finder.noAnswer(region)
 			continue
 		}
 		regionErr := resp.GetHeader().GetError()
@@ -123,60 +123,101 @@ func (c *Cluster) request(key []byte, reqs []*raft_cmdpb.Request, timeout time.D
 		}
 		discardTxn(txn)
 		rerr.last = describeRegionError(regionErr)
-		target = c.retryTarget(region, target, regionErr)
+		finder.afterError(region, regionErr)
 	}
 	rerr.elapsed = time.Since(start)
 	return nil, rerr
 }
 
-// retryTarget picks the peer for the next try after a region error, and
-// waits a little when the error says the cluster is still settling.
-func (c *Cluster) retryTarget(region *metapb.Region, target *metapb.Peer, err *errorpb.Error) *metapb.Peer {
+// silenceMemory is how long a peer that did not answer is passed over.
+const silenceMemory = 3 * time.Second
+
+// leaderFinder picks the peer to send a command to, learning from each try.
+// It follows leader hints, but not towards a peer that has just failed to
+// answer: a leader cut off from its majority still calls itself leader, and
+// the followers cut off with it point at it. Otherwise it visits the peers
+// in turn.
+type leaderFinder struct {
+	target *metapb.Peer
+	silent map[uint64]time.Time // peer id -> when it last failed to answer
+}
+
+func newLeaderFinder() *leaderFinder {
+	return &leaderFinder{silent: make(map[uint64]time.Time)}
+}
+
+func (f *leaderFinder) isSilent(peer *metapb.Peer) bool {
+	at, ok := f.silent[peer.Id]
+	return ok && time.Since(at) < silenceMemory
+}
+
+// pick keeps the current target while it is a peer of region, else takes
+// the reported leader, else the next peer that answers.
+func (f *leaderFinder) pick(region *metapb.Region, leader *metapb.Peer) *metapb.Peer {
+	switch {
+	case f.target != nil && isPeerOf(region, f.target):
+	case leader != nil && isPeerOf(region, leader) && !f.isSilent(leader):
+		f.target = leader
+	default:
+		f.target = f.next(region)
+	}
+	return f.target
+}
+
+// next is the first peer after the target, in the region's order, that has
+// not just failed to answer; when all have, the one after the target.
+func (f *leaderFinder) next(region *metapb.Region) *metapb.Peer {
+	start := 0
+	if f.target != nil {
+		for i, p := range region.Peers {
+			if p.Id == f.target.Id {
+				start = i + 1
+			}
+		}
+	}
+	n := len(region.Peers)
+	for i := 0; i < n; i++ {
+		if p := region.Peers[(start+i)%n]; !f.isSilent(p) {
+			return p
+		}
+	}
+	return region.Peers[start%n]
+}
+
+// noAnswer moves on from a target that gave no answer.
+func (f *leaderFinder) noAnswer(region *metapb.Region) {
+	f.silent[f.target.Id] = time.Now()
+	f.target = f.next(region)
+}
+
+// afterError picks the target after a region error, and waits a little
+// when the error says the cluster is still settling.
+func (f *leaderFinder) afterError(region *metapb.Region, err *errorpb.Error) {
 	switch {
 	case err.GetNotLeader() != nil:
-		if hint := err.GetNotLeader().GetLeader(); hint != nil && hint.Id != target.Id && FindPeer(region, hint.StoreId) != nil {
-			return hint
+		if hint := err.GetNotLeader().GetLeader(); hint != nil && hint.Id != f.target.Id && isPeerOf(region, hint) && !f.isSilent(hint) {
+			f.target = hint
+			return
 		}
-		// No leader known: an election is under way.
+		// No leader known, or only one that does not answer: an election
+		// is under way.
 		time.Sleep(50 * time.Millisecond)
-		return nextPeer(region, target)
+		f.target = f.next(region)
 	case err.GetStaleCommand() != nil:
 		time.Sleep(20 * time.Millisecond)
-		return target
 	case err.GetRegionNotFound() != nil, err.GetStoreNotMatch() != nil:
 		time.Sleep(20 * time.Millisecond)
-		return nextPeer(region, target)
+		f.target = f.next(region)
 	default:
 		// EpochNotMatch, KeyNotInRegion: the scheduler's view of the region
 		// is behind; it catches up with the next heartbeat.
 		time.Sleep(50 * time.Millisecond)
-		return target
 	}
 }
 
-// chooseTarget keeps the current target while it is a peer of region, else
-// takes the reported leader, else the first peer.
-func chooseTarget(region *metapb.Region, current, leader *metapb.Peer) *metapb.Peer {
-	if current != nil {
-		if p := FindPeer(region, current.StoreId); p != nil && p.Id == current.Id {
-			return current
-		}
-	}
-	if leader != nil && FindPeer(region, leader.StoreId) != nil {
-		return leader
-	}
-	return region.Peers[0]
-}
-
-// nextPeer is the peer after current in the region's peer list, so that
-// retries visit every peer in turn.
-func nextPeer(region *metapb.Region, current *metapb.Peer) *metapb.Peer {
-	for i, p := range region.Peers {
-		if p.Id == current.Id {
-			return region.Peers[(i+1)%len(region.Peers)]
-		}
-	}
-	return region.Peers[0]
+func isPeerOf(region *metapb.Region, peer *metapb.Peer) bool {
+	p := FindPeer(region, peer.StoreId)
+	return p != nil && p.Id == peer.Id
 }
 
 func describeRegionError(err *errorpb.Error) string {
@@ -222,20 +263,23 @@ func (c *Cluster) CallCommand(request *raft_cmdpb.RaftCmdRequest, timeout time.D
 // until timeout. It returns the first other answer (errors included), or
 // nil when none came in time.
 func (c *Cluster) CallCommandOnLeader(request *raft_cmdpb.RaftCmdRequest, timeout time.Duration) (*raft_cmdpb.RaftCmdResponse, *badger.Txn) {
+	if request.GetHeader() == nil {
+		failNow("cluster %s: CallCommandOnLeader: the request has no header (build it with NewRequest)", c.label())
+	}
 	deadline := time.Now().Add(timeout)
-	regionID := request.GetHeader().GetRegionId()
-	var target *metapb.Peer
+	regionID := request.Header.RegionId
+	finder := newLeaderFinder()
 	for time.Now().Before(deadline) && !c.stopped.Load() {
 		region, leader, _ := c.schedulerClient.GetRegionByID(context.Background(), regionID)
 		if region == nil || len(region.Peers) == 0 {
 			time.Sleep(20 * time.Millisecond)
 			continue
 		}
-		target = chooseTarget(region, target, leader)
+		target := finder.pick(region, leader)
 		request.Header.Peer = target
 		resp, txn, _ := c.callOnStore(target.StoreId, request, minDuration(attemptTimeout, time.Until(deadline)))
 		if resp == nil {
-			target = nextPeer(region, target)
+			finder.noAnswer(region)
 			continue
 		}
 		regionErr := resp.GetHeader().GetError()
@@ -243,7 +287,7 @@ func (c *Cluster) CallCommandOnLeader(request *raft_cmdpb.RaftCmdRequest, timeou
 			return resp, txn
 		}
 		discardTxn(txn)
-		target = c.retryTarget(region, target, regionErr)
+		finder.afterError(region, regionErr)
 	}
 	return nil, nil
 }

@@ -271,6 +271,11 @@ func (c *Cluster) StartServer(storeID uint64) {
 	if engines == nil {
 		failNow("cluster %s: StartServer: no store %d (stores are 1..%d)", c.label(), storeID, c.count)
 	}
+	for _, running := range c.simulator.GetStoreIds() {
+		if running == storeID {
+			failNow("cluster %s: StartServer: store %d is running already (stop it first)", c.label(), storeID)
+		}
+	}
 	storeCfg := *c.cfg
 	storeCfg.DBPath = c.dbPaths[storeID]
 	log.Infof("[msg] store=%d the test starts the store", storeID)
