@@ -46,9 +46,11 @@ func (s *MemStorage) Start() error { return nil }
 func (s *MemStorage) Stop() error { return nil }
 
 // Reader returns a snapshot: later writes are not visible through it.
+// Cloning a btree updates the tree's copy-on-write state, so it takes the
+// write lock: concurrent Clone calls race.
 func (s *MemStorage) Reader(ctx *kvrpcpb.Context) (StorageReader, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	snapshot := make(map[string]*btree.BTreeG[memItem], len(s.cfs))
 	for cf, tree := range s.cfs {
 		snapshot[cf] = tree.Clone()
