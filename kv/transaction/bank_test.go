@@ -52,7 +52,7 @@ func runBankTest(t *testing.T, store storage.Storage, cfg txntest.BankConfig) {
 // TestTxnBankMemStorage4C: concurrent transfers, some abandoned half way,
 // keep the total in every snapshot, over MemStorage.
 func TestTxnBankMemStorage4C(t *testing.T) {
-	runBankTest(t, &serialReaders{MemStorage: storage.NewMemStorage()}, txntest.BankConfig{Seed: testSeed(t), Scan: true})
+	runBankTest(t, &serialReaders{MemStorage: storage.NewMemStorage(), pause: 20 * time.Microsecond}, txntest.BankConfig{Seed: testSeed(t), Scan: true})
 }
 
 // TestTxnBankStandalone4C is the bank workload over badger.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/tinykv-lab/tinykv/kv/server"
@@ -23,14 +24,16 @@ import (
 // txnFixture is a Server over a MemStorage. Its latch hook fails the test
 // when a request writes a key it did not latch.
 type txnFixture struct {
-	t   *testing.T
-	mem *storage.MemStorage
-	srv *server.Server
+	t     *testing.T
+	mem   *storage.MemStorage
+	store *serialReaders // what srv reads and writes: mem
+	srv   *server.Server
 }
 
 func newTxnFixture(t *testing.T) *txnFixture {
 	mem := storage.NewMemStorage()
-	srv := server.NewServer(&serialReaders{MemStorage: mem})
+	store := &serialReaders{MemStorage: mem}
+	srv := server.NewServer(store)
 	srv.Latches.Validation = func(txn *mvcc.MvccTxn, latched [][]byte) {
 		held := make(map[string]bool, len(latched))
 		for _, key := range latched {
@@ -46,19 +49,28 @@ func newTxnFixture(t *testing.T) *txnFixture {
 			}
 		}
 	}
-	return &txnFixture{t: t, mem: mem, srv: srv}
+	return &txnFixture{t: t, mem: mem, store: store, srv: srv}
 }
 
 // serialReaders hands out the readers of a MemStorage one at a time.
 // MemStorage.Reader clones its trees under a shared lock, and two clones at
 // once race (btree.Clone writes to the tree); until that is fixed there,
 // concurrent requests go through this.
+// pause, when set, is slept after each snapshot is taken, so that
+// concurrent requests that are not latched overlap.
 type serialReaders struct {
 	*storage.MemStorage
-	mu sync.Mutex
+	mu    sync.Mutex
+	pause time.Duration
 }
 
 func (s *serialReaders) Reader(ctx *kvrpcpb.Context) (storage.StorageReader, error) {
+	reader, err := s.snapshot(ctx)
+	time.Sleep(s.pause)
+	return reader, err
+}
+
+func (s *serialReaders) snapshot(ctx *kvrpcpb.Context) (storage.StorageReader, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.MemStorage.Reader(ctx)

@@ -3,6 +3,7 @@ package latches
 import (
 	"fmt"
 	"math/rand"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -76,6 +77,7 @@ func TestLatchesNoDeadlock(t *testing.T) {
 					}
 				}
 				mu.Unlock()
+				runtime.Gosched() // hold the keys a while
 				mu.Lock()
 				for _, k := range perm {
 					holders[k]--
