@@ -58,6 +58,9 @@ func badgerOptions(path string) badger.Options {
 }
 
 // CreateDB opens (creating it when missing) the badger instance in path.
+// Note for -race runs: badger.Open sets a process-wide log level that
+// databases already open read without a lock, so opening one database
+// while others run is reported as a race inside badger (a benign one).
 // raft tells whether it is a store's raft engine (raftdb) or its kv engine;
 // both use the same options, the flag names the engine in errors.
 func CreateDB(path string, raft bool) (*badger.DB, error) {
