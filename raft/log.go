@@ -302,11 +302,15 @@ func (l *RaftLog) rejectHint(prevIndex, prevTerm uint64) (uint64, uint64) {
 
 //lab:begin 2AC
 
-// stableTo records that entries up to (i, t) are persisted. A different
-// term at i means the entry was replaced meanwhile; the new one is not.
-func (l *RaftLog) stableTo(i, t uint64) {
-	if i > l.stabled && l.matchTerm(i, t) {
-		l.stabled = i
+// stableTo records that ents (handed out by a Ready) are persisted. Those
+// replaced in the log meanwhile do not count: their replacements are not
+// persisted yet.
+func (l *RaftLog) stableTo(ents []pb.Entry) {
+	for i := len(ents) - 1; i >= 0; i-- {
+		if e := ents[i]; l.matchTerm(e.Index, e.Term) {
+			l.stabled = max(l.stabled, e.Index)
+			return
+		}
 	}
 }
 

@@ -201,10 +201,7 @@ func (rn *RawNode) Advance(rd Ready) {
 	if !IsEmptySnap(&rd.Snapshot) {
 		l.snapshotApplied(rd.Snapshot.Metadata.Index)
 	}
-	if n := len(rd.Entries); n > 0 {
-		last := rd.Entries[n-1]
-		l.stableTo(last.Index, last.Term)
-	}
+	l.stableTo(rd.Entries)
 	if n := len(rd.CommittedEntries); n > 0 {
 		l.appliedTo(rd.CommittedEntries[n-1].Index)
 	}
