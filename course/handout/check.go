@@ -485,12 +485,15 @@ func (c *checker) testsFailOnHandout() error {
 		return err
 	}
 	var problems []string
+	reasons := map[string]int{}
 	for _, t := range rep.Tests {
 		if t.Verdict == grading.VerdictPass {
 			problems = append(problems, fmt.Sprintf("%s (stage %s, %s) passes on the handout: it does not need the stage's solution", t.Name, t.Stage, t.File))
+		} else if run := t.FirstFailure(); run != nil {
+			reasons[run.Reason]++
 		}
 	}
-	fmt.Fprintf(c.w, "        %d tests failed as they should in %v\n", len(rep.Tests)-len(problems), rep.Elapsed.Round(time.Second))
+	fmt.Fprintf(c.w, "        %d tests failed as they should in %v (%s)\n", len(rep.Tests)-len(problems), rep.Elapsed.Round(time.Second), tally(reasons))
 	return joinProblems(problems)
 }
 
@@ -549,6 +552,20 @@ func (c *checker) runKept(dir string, keep []string, tests []gotest.Test, timeou
 	}
 	fmt.Fprintf(c.w, "        %d tests in %v\n", len(rep.Tests), rep.Elapsed.Round(time.Second))
 	return joinProblems(problems)
+}
+
+// tally writes counts by reason: "30 failed, 4 timeout".
+func tally(counts map[string]int) string {
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return counts[keys[i]] > counts[keys[j]] || counts[keys[i]] == counts[keys[j]] && keys[i] < keys[j] })
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%d %s", counts[k], k)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // rangeLabel writes a list of stages as "1..2AB" or "1".
