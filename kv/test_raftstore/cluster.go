@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -226,6 +227,10 @@ func (c *Cluster) Shutdown() {
 		}
 		c.removeDirs()
 		fmt.Println(c.summary())
+		// Hand the stores' memory (badger memtable arenas, mostly) back to
+		// the OS: the next cluster of this test binary would otherwise reuse
+		// and dirty it, and the peak RSS of a suite would grow with every test.
+		debug.FreeOSMemory()
 	})
 }
 
