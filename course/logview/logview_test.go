@@ -142,3 +142,29 @@ func TestColourAndBadFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestPeersFindTheirStore(t *testing.T) {
+	var entries []Entry
+	for _, line := range []string{
+		"2026/11/23 10:55:01.1 [info] peer.go:1: [apply] store=2 region=3 peer=7 term=6 applied 42",
+		"2026/11/23 10:55:01.2 [debug] raft.go:1: [elect] peer=7 term=6 became leader",
+		"2026/11/23 10:55:01.3 [debug] raft.go:1: [vote] peer=9 term=6 granted vote to 7",
+		"2026/11/23 10:55:01.4 [info] store.go:1: [split] store=1 region=3 split",
+	} {
+		e, _ := Parse(line)
+		entries = append(entries, e)
+	}
+	l := NewLayout(entries, "auto", 100, false)
+	if l.By != "store" || strings.Join(l.Columns, ",") != "1,2" {
+		t.Fatalf("layout by %s with columns %v, want stores 1 and 2", l.By, l.Columns)
+	}
+	if got := l.column(l.key(&entries[1])); got != 1 {
+		t.Errorf("peer 7's line went to column %d, want 1 (store 2, where peer 7 lives)", got)
+	}
+	if got := l.column(l.key(&entries[2])); got != -1 {
+		t.Errorf("peer 9, of no known store, went to column %d, want the full width", got)
+	}
+	if l := NewLayout(entries[1:3], "auto", 100, false); l.By != "peer" {
+		t.Errorf("a raft-only log is laid out by %s, want peer", l.By)
+	}
+}

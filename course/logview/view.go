@@ -47,37 +47,71 @@ func (f *Filter) Keep(e *Entry) bool {
 
 // Layout places entries in one column per store or per peer.
 type Layout struct {
-	By      string   // the field that picks the column: "store" or "peer"
-	Columns []string // the field's values, one column each
-	Width   int      // of the whole output
-	Color   bool
+	By        string   // the field that picks the column: "store" or "peer"
+	Columns   []string // the field's values, one column each
+	Width     int      // of the whole output
+	Color     bool
+	peerStore map[string]string // store of each peer, learnt from lines that carry both
 }
 
 // timeWidth is the width of the time column: "10:55:01.123 ".
 const timeWidth = 13
 
-// NewLayout picks the column field (store when any entry has one, else
-// peer, unless by names one) and the columns in numeric order.
+// NewLayout picks the column field and the columns in numeric order. By
+// default (by "" or "auto") the columns are stores when at least as many
+// lines can be placed by store as by peer: raft lines carry only peer=, but
+// peer ids are unique across stores, so a line that names both teaches
+// which store a peer lives on.
 func NewLayout(entries []Entry, by string, width int, color bool) *Layout {
+	l := &Layout{By: by, Width: width, Color: color, peerStore: map[string]string{}}
+	for i := range entries {
+		if s, p := entries[i].Get("store"), entries[i].Get("peer"); s != "" && p != "" {
+			l.peerStore[p] = s
+		}
+	}
 	if by == "" || by == "auto" {
-		by = "peer"
+		byStore, byPeer := 0, 0
 		for i := range entries {
-			if entries[i].Get("store") != "" {
-				by = "store"
-				break
+			if l.storeOf(&entries[i]) != "" {
+				byStore++
 			}
+			if entries[i].Get("peer") != "" {
+				byPeer++
+			}
+		}
+		l.By = "peer"
+		if byStore > 0 && byStore >= byPeer {
+			l.By = "store"
 		}
 	}
 	seen := map[string]bool{}
-	var cols []string
 	for i := range entries {
-		if v := entries[i].Get(by); v != "" && !seen[v] {
+		if v := l.key(&entries[i]); v != "" && !seen[v] {
 			seen[v] = true
-			cols = append(cols, v)
+			l.Columns = append(l.Columns, v)
 		}
 	}
-	sort.Slice(cols, func(i, j int) bool { return lessID(cols[i], cols[j]) })
-	return &Layout{By: by, Columns: cols, Width: width, Color: color}
+	sort.Slice(l.Columns, func(i, j int) bool { return lessID(l.Columns[i], l.Columns[j]) })
+	return l
+}
+
+// storeOf is the store of an entry: its store field, or its peer's store.
+func (l *Layout) storeOf(e *Entry) string {
+	if s := e.Get("store"); s != "" {
+		return s
+	}
+	return l.peerStore[e.Get("peer")]
+}
+
+// key is the value that picks the entry's column, "" for none.
+func (l *Layout) key(e *Entry) string {
+	if !e.Structured {
+		return ""
+	}
+	if l.By == "store" {
+		return l.storeOf(e)
+	}
+	return e.Get(l.By)
 }
 
 // lessID orders numeric ids as numbers, anything else as text.
@@ -121,10 +155,7 @@ func (l *Layout) Header(w io.Writer) {
 // Write prints one entry: in its column, or across the full width when it
 // has no column (a misc line).
 func (l *Layout) Write(w io.Writer, e *Entry) {
-	col := -1
-	if e.Structured {
-		col = l.column(e.Get(l.By))
-	}
+	col := l.column(l.key(e))
 	start, width := timeWidth, l.Width-timeWidth
 	if col >= 0 {
 		start, width = timeWidth+col*l.colWidth(), l.colWidth()-1
@@ -140,6 +171,9 @@ func (l *Layout) Write(w io.Writer, e *Entry) {
 }
 
 func (l *Layout) column(v string) int {
+	if v == "" {
+		return -1
+	}
 	for i, c := range l.Columns {
 		if c == v {
 			return i
