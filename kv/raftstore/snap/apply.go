@@ -134,7 +134,8 @@ func openSnapTable(f *CFFile, workDir string, id int) (t *table.Table, cleanup f
 			t, cleanup, err = nil, nil, errors.Errorf("snapshot file %s is not a valid table: %v", f.Path, r)
 		}
 	}()
-	t, err = table.OpenTable(fd, options.FileIO, options.None, nil)
+	// Memory-mapped: the whole file is read without allocating per block.
+	t, err = table.OpenTable(fd, options.MemoryMap, options.None, nil)
 	if err != nil {
 		_ = os.Remove(link)
 		return nil, nil, errors.Annotatef(err, "open snapshot file %s", f.Path)

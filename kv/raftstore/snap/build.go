@@ -109,11 +109,13 @@ func fileExists(path string) bool {
 }
 
 // buildFiles writes one temporary table per column family and records
-// each file's size and checksum.
+// each file's size and checksum. One table builder serves every family:
+// its buffers and index grow once instead of once per file.
 func (s *Snap) buildFiles(txn *badger.Txn, region *metapb.Region) (int, error) {
+	w := &cfTableWriter{txn: txn, region: region}
 	total := 0
 	for _, f := range s.cfFiles {
-		n, err := buildCFFile(txn, region, f)
+		n, err := w.build(f)
 		if err != nil {
 			return 0, errors.Annotatef(err, "build snapshot %s, column family %s", s.displayPath, f.CF)
 		}
@@ -127,15 +129,23 @@ func (s *Snap) buildFiles(txn *badger.Txn, region *metapb.Region) (int, error) {
 	return total, nil
 }
 
-// buildCFFile writes the region's keys of one column family as a table
-// into f.TmpPath and returns how many there were. A family without keys
-// gets an empty file.
-func buildCFFile(txn *badger.Txn, region *metapb.Region, f *CFFile) (int, error) {
+// cfTableWriter writes the region's keys of one column family after
+// another as tables.
+type cfTableWriter struct {
+	txn     *badger.Txn
+	region  *metapb.Region
+	builder *table.Builder
+	key     []byte // the column-family key being added, reused
+}
+
+// build writes the family of f into f.TmpPath and returns how many keys it
+// has. A family without keys gets an empty file.
+func (w *cfTableWriter) build(f *CFFile) (int, error) {
 	file, err := os.OpenFile(f.TmpPath, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0644)
 	if err != nil {
 		return 0, errors.WithStack(err)
 	}
-	count, err := writeCFTable(txn, region, f.CF, file)
+	count, err := w.writeTable(f.CF, file)
 	if err == nil {
 		err = file.Sync()
 	}
@@ -145,15 +155,15 @@ func buildCFFile(txn *badger.Txn, region *metapb.Region, f *CFFile) (int, error)
 	return count, err
 }
 
-func writeCFTable(txn *badger.Txn, region *metapb.Region, cf string, file *os.File) (int, error) {
-	it := engine_util.NewCFIterator(cf, txn)
+func (w *cfTableWriter) writeTable(cf string, file *os.File) (int, error) {
+	it := engine_util.NewCFIterator(cf, w.txn)
 	defer it.Close()
-	var builder *table.Builder
+	started := false
 	count, dataSize := 0, 0
-	for it.Seek(region.GetStartKey()); it.Valid(); it.Next() {
+	for it.Seek(w.region.GetStartKey()); it.Valid(); it.Next() {
 		item := it.Item()
 		key := item.Key()
-		if engine_util.ExceedEndKey(key, region.GetEndKey()) {
+		if engine_util.ExceedEndKey(key, w.region.GetEndKey()) {
 			break
 		}
 		value, err := item.Value()
@@ -162,18 +172,29 @@ func writeCFTable(txn *badger.Txn, region *metapb.Region, cf string, file *os.Fi
 		}
 		dataSize += len(key) + len(value)
 		if dataSize > maxCFDataSize {
-			return 0, errors.Errorf("region %d has more than %d bytes in one column family", region.GetId(), maxCFDataSize)
+			return 0, errors.Errorf("region %d has more than %d bytes in one column family", w.region.GetId(), maxCFDataSize)
 		}
-		if builder == nil {
-			builder = table.NewExternalTableBuilder(file, nil, sstBuilderOptions())
+		if !started {
+			w.startTable(file)
+			started = true
 		}
-		if err := builder.Add(engine_util.KeyWithCF(cf, key), y.ValueStruct{Value: value}); err != nil {
+		// The builder copies what it keeps of the key.
+		w.key = append(append(append(w.key[:0], cf...), '_'), key...)
+		if err := w.builder.Add(w.key, y.ValueStruct{Value: value}); err != nil {
 			return 0, errors.WithStack(err)
 		}
 		count++
 	}
-	if builder == nil {
+	if !started {
 		return 0, nil
 	}
-	return count, errors.WithStack(builder.Finish())
+	return count, errors.WithStack(w.builder.Finish())
+}
+
+func (w *cfTableWriter) startTable(file *os.File) {
+	if w.builder == nil {
+		w.builder = table.NewExternalTableBuilder(file, nil, sstBuilderOptions())
+		return
+	}
+	w.builder.Reset(file)
 }

@@ -246,9 +246,9 @@ func (r *snapRunner) recvSnap(stream tinykvpb.TinyKv_SnapshotServer) error {
 	defer s.Close()
 	if s.Exists() {
 		log.Infof("[snap] region=%d term=%d snapshot %s is already here, skipping its data", key.RegionID, key.Term, s.Path())
-		err = r.receiveChunks(stream, head.Data, io.Discard, s.TotalSize())
+		err = r.receiveChunks(stream, head, io.Discard, s.TotalSize())
 	} else {
-		err = r.receiveChunks(stream, head.Data, s, s.TotalSize())
+		err = r.receiveChunks(stream, head, s, s.TotalSize())
 		if err == nil {
 			if err = s.Save(); err != nil {
 				err = status.Errorf(codes.DataLoss, "%v", err)
@@ -294,23 +294,28 @@ func checkSnapshotHead(head *raft_serverpb.SnapshotChunk) (*raft_serverpb.RaftMe
 	return msg, key, nil
 }
 
-// receiveChunks writes first and then the data of every following chunk to
+// receiveChunks writes the data of head and of every following chunk to
 // w, refusing more than total bytes, until the sender closes the stream.
-func (r *snapRunner) receiveChunks(stream tinykvpb.TinyKv_SnapshotServer, first []byte, w io.Writer, total uint64) error {
+// Each chunk's buffer is handed back once written.
+func (r *snapRunner) receiveChunks(stream tinykvpb.TinyKv_SnapshotServer, head *raft_serverpb.SnapshotChunk, w io.Writer, total uint64) error {
 	var received uint64
-	data := first
+	chunk := head
 	for {
-		received += uint64(len(data))
+		received += uint64(len(chunk.GetData()))
 		if received > total {
 			return status.Errorf(codes.InvalidArgument, "snapshot stream carries more than the %d bytes its meta announces", total)
 		}
-		if _, err := w.Write(data); err != nil {
+		if _, err := w.Write(chunk.GetData()); err != nil {
 			return status.Errorf(codes.Internal, "%v", err)
+		}
+		if chunk != head {
+			releaseChunkData(chunk)
 		}
 		if r.ctx.Err() != nil {
 			return status.Error(codes.Unavailable, "snap worker is stopping")
 		}
-		chunk, err := stream.Recv()
+		var err error
+		chunk, err = stream.Recv()
 		if err == io.EOF {
 			return nil
 		}
@@ -320,7 +325,6 @@ func (r *snapRunner) receiveChunks(stream tinykvpb.TinyKv_SnapshotServer, first 
 		if chunk.GetMessage() != nil {
 			return status.Error(codes.InvalidArgument, "a chunk after the first carries a raft message")
 		}
-		data = chunk.GetData()
 	}
 }
 
