@@ -57,6 +57,12 @@ type simCommitted struct {
 	seenInTerm uint64
 }
 
+// simMsg is a message in flight, numbered in the order it was sent.
+type simMsg struct {
+	seq int
+	pb.Message
+}
+
 type simEvent struct {
 	text string
 	msg  *pb.Message
@@ -67,7 +73,8 @@ type simCluster struct {
 	election, heartbeat int
 	bootIndex           uint64
 	nodes               map[uint64]*simNode
-	queue               []pb.Message
+	queue               []simMsg
+	sent                int // messages sent so far: the next one's seq
 	cut                 map[[2]uint64]bool
 	// trace, when set, receives a line per delivered message and role change.
 	trace func(string)
@@ -293,13 +300,17 @@ func (c *simCluster) send(m pb.Message) {
 	if IsLocalMsg(m.MsgType) {
 		c.fail("node %d sent local message %s over the network", m.From, m.MsgType)
 	}
-	c.queue = append(c.queue, m)
+	if c.cut[[2]uint64{m.From, m.To}] {
+		return
+	}
+	c.queue = append(c.queue, simMsg{seq: c.sent, Message: m})
+	c.sent++
 }
 
 // deliver hands the i-th message in flight to its destination, unless a
 // partition or a crash is in the way.
 func (c *simCluster) deliver(i int) {
-	m := c.queue[i]
+	m := c.queue[i].Message
 	c.queue = append(c.queue[:i], c.queue[i+1:]...)
 	to := c.nodes[m.To]
 	if to == nil || !to.live() || c.cut[[2]uint64{m.From, m.To}] {
