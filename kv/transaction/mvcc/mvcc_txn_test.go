@@ -130,9 +130,13 @@ func TestMvccGetValueAtEachTs4A(t *testing.T) {
 	assert.Nil(t, value, "a key never written has no value")
 }
 
-func TestMvccGetValueOnlyRollbacks4A(t *testing.T) {
-	h := newHistory().rollback("k", 3).rollback("k", 7)
-	value, err := h.txnAt(t, 10).GetValue([]byte("k"))
+func TestMvccGetValuePassesOverRollbacks4A(t *testing.T) {
+	h := newHistory().put("k", 1, 2, "v").rollback("k", 3).rollback("k", 7).rollback("r", 3)
+	txn := h.txnAt(t, 10)
+	value, err := txn.GetValue([]byte("k"))
+	assert.NoError(t, err)
+	assert.Equal(t, "v", string(value), "rollbacks above a value do not hide it")
+	value, err = txn.GetValue([]byte("r"))
 	assert.NoError(t, err)
 	assert.Nil(t, value, "rollbacks are not values")
 }
