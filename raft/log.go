@@ -221,10 +221,10 @@ func (l *RaftLog) commitTo(i uint64) {
 
 //lab:begin 2AB
 
-// appendNew appends entries at the end of the log (the leader's own
+// appendNew appends an entry at the end of the log (the leader's own
 // proposals) and returns the new last index.
-func (l *RaftLog) appendNew(ents ...pb.Entry) uint64 {
-	l.entries = append(l.entries, ents...)
+func (l *RaftLog) appendNew(e pb.Entry) uint64 {
+	l.entries = append(l.entries, e)
 	return l.LastIndex()
 }
 

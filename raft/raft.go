@@ -147,6 +147,11 @@ type Raft struct {
 	// leader accepts a new conf change only once applied >= PendingConfIndex
 	// (project 3A).
 	PendingConfIndex uint64
+
+	//lab:begin 2AA
+	// scratch space reused on the hot path, so a proposal allocates little
+	peerBuf, matchBuf []uint64
+	//lab:end
 }
 
 // newRaft returns a raft node in the follower state, restored from c.Storage.
@@ -621,15 +626,26 @@ func (r *Raft) bcastHeartbeat() {
 }
 
 // peers returns the other members, in increasing order so that runs replay
-// exactly.
+// exactly. The slice is reused by the next call: do not keep it.
 func (r *Raft) peers() []uint64 {
-	ids := make([]uint64, 0, len(r.Prs))
-	for _, id := range nodes(r) {
+	ids := r.peerBuf[:0]
+	for id := range r.Prs {
 		if id != r.id {
 			ids = append(ids, id)
 		}
 	}
+	sortIDs(ids)
+	r.peerBuf = ids
 	return ids
+}
+
+// sortIDs sorts a handful of ids in increasing order, without allocating.
+func sortIDs(ids []uint64) {
+	for i := 1; i < len(ids); i++ {
+		for j := i; j > 0 && ids[j] < ids[j-1]; j-- {
+			ids[j], ids[j-1] = ids[j-1], ids[j]
+		}
+	}
 }
 
 //lab:end

@@ -3,8 +3,6 @@
 package raft
 
 import (
-	"sort"
-
 	"github.com/tinykv-lab/tinykv/log"
 	pb "github.com/tinykv-lab/tinykv/proto/pkg/eraftpb"
 )
@@ -32,21 +30,20 @@ func (r *Raft) propose(ents []*pb.Entry) error {
 // is not yet applied.
 func (r *Raft) appendEntries(ents []*pb.Entry) {
 	last := r.RaftLog.LastIndex()
-	batch := make([]pb.Entry, len(ents))
-	for i, e := range ents {
-		batch[i] = pb.Entry{EntryType: e.EntryType, Term: r.Term, Index: last + 1 + uint64(i), Data: e.Data}
-		if e.EntryType != pb.EntryType_EntryConfChange {
-			continue
+	for _, e := range ents {
+		last++
+		ent := pb.Entry{EntryType: e.EntryType, Term: r.Term, Index: last, Data: e.Data}
+		if e.EntryType == pb.EntryType_EntryConfChange {
+			if r.PendingConfIndex > r.RaftLog.applied {
+				log.Infof("[conf] peer=%d term=%d refused a conf change: the one at index %d is not applied yet (applied %d)",
+					r.id, r.Term, r.PendingConfIndex, r.RaftLog.applied)
+				ent = pb.Entry{Term: r.Term, Index: last}
+			} else {
+				r.PendingConfIndex = last
+			}
 		}
-		if r.PendingConfIndex > r.RaftLog.applied {
-			log.Infof("[conf] peer=%d term=%d refused a conf change: the one at index %d is not applied yet (applied %d)",
-				r.id, r.Term, r.PendingConfIndex, r.RaftLog.applied)
-			batch[i] = pb.Entry{Term: r.Term, Index: batch[i].Index}
-			continue
-		}
-		r.PendingConfIndex = batch[i].Index
+		r.RaftLog.appendNew(ent)
 	}
-	last = r.RaftLog.appendNew(batch...)
 	if pr := r.Prs[r.id]; pr != nil {
 		pr.Match, pr.Next = last, last+1
 	}
@@ -69,18 +66,21 @@ func (r *Raft) maybeCommit() bool {
 	if len(r.Prs) == 0 {
 		return false
 	}
-	matches := make([]uint64, 0, len(r.Prs))
+	matches := r.matchBuf[:0]
 	for _, pr := range r.Prs {
 		matches = append(matches, pr.Match)
 	}
-	sort.Slice(matches, func(i, j int) bool { return matches[i] > matches[j] })
-	// Sorted high to low, a majority holds every index up to this one.
-	n := matches[len(matches)/2]
+	r.matchBuf = matches
+	sortIDs(matches)
+	// Sorted low to high, a majority holds every index up to this one.
+	n := matches[(len(matches)-1)/2]
 	if n <= r.RaftLog.committed || !r.RaftLog.matchTerm(n, r.Term) {
 		return false
 	}
 	r.RaftLog.commitTo(n)
-	log.Debugf("[commit] peer=%d term=%d committed up to %d", r.id, r.Term, n)
+	if log.Enabled(log.LevelDebug) {
+		log.Debugf("[commit] peer=%d term=%d committed up to %d", r.id, r.Term, n)
+	}
 	return true
 }
 
