@@ -29,6 +29,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/status"
 )
 
@@ -376,8 +377,9 @@ func TestSnapRunnerStreamsOverGRPCAndTheCopyAppliesKeyByKey(t *testing.T) {
 }
 
 // srStreamChunks plays a snapshot stream by hand and returns the answer
-// the sender gets.
-func srStreamChunks(t testing.TB, addr string, chunks []*rspb.SnapshotChunk, breakAtEnd bool) error {
+// the sender gets; with beforeBreak set, the stream is cut (its context
+// cancelled) once beforeBreak returns.
+func srStreamChunks(t testing.TB, addr string, chunks []*rspb.SnapshotChunk, beforeBreak func()) error {
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatalf("dial: %v", err)
@@ -394,7 +396,8 @@ func srStreamChunks(t testing.TB, addr string, chunks []*rspb.SnapshotChunk, bre
 			return receiverError(stream, err)
 		}
 	}
-	if breakAtEnd {
+	if beforeBreak != nil {
+		beforeBreak()
 		cancel()
 		return nil
 	}
@@ -486,7 +489,12 @@ func TestSnapRunnerRejectsBadStreamsAndLeavesNothing(t *testing.T) {
 	receiver := newSrStore(t, srConfig(4, 4), true)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			senderErr := srStreamChunks(t, receiver.addr, c.chunks, c.broken)
+			var beforeBreak func()
+			if c.broken {
+				seen := receiver.server.dataChunks()
+				beforeBreak = func() { srWaitForData(t, receiver, seen) }
+			}
+			senderErr := srStreamChunks(t, receiver.addr, c.chunks, beforeBreak)
 			err := receiver.receiveResult(t)
 			if status.Code(err) != c.wantCode || err == nil || !strings.Contains(err.Error(), c.wantText) {
 				t.Fatalf("expected a %v error containing %q, got %v (seed %d)", c.wantCode, c.wantText, err, seed)
@@ -504,6 +512,28 @@ func TestSnapRunnerRejectsBadStreamsAndLeavesNothing(t *testing.T) {
 				t.Errorf("a failed receive is counted in the snapshot size: %d", receiver.mgr.GetTotalSnapSize())
 			}
 		})
+	}
+}
+
+// dataChunks counts the data chunks received so far.
+func (s *srServer) dataChunks() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.chunkSizes)
+}
+
+// srWaitForData waits until the receiver, busy with one stream, has taken
+// more than seen data chunks.
+func srWaitForData(t testing.TB, receiver *srStore, seen int) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, receiving := receiver.mgr.Stats(); receiving == 1 && receiver.server.dataChunks() > seen {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the receiver never took a data chunk")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -612,5 +642,38 @@ func TestSnapRunnerRefusesTransfersBeyondItsSlots(t *testing.T) {
 	runner.start(runner.recvSlots, "receives", report, func() error { return nil })
 	if err := <-results; status.Code(err) != codes.Unavailable {
 		t.Errorf("transfer after Stop: expected Unavailable, got %v", err)
+	}
+}
+
+func TestSnapChunkCodecRoundTripsChunksAndDelegatesOtherMessages(t *testing.T) {
+	codec := encoding.GetCodecV2("proto")
+	if _, ok := codec.(snapChunkCodec); !ok {
+		t.Fatalf("the process-wide proto codec is %T, expected snapChunkCodec", codec)
+	}
+	data := bytes.Repeat([]byte("snapshot"), snapChunkSize/8)
+	for _, chunk := range []*rspb.SnapshotChunk{{Data: data}, {Message: &rspb.RaftMessage{RegionId: 3}}} {
+		encoded, err := codec.Marshal(chunk)
+		if err != nil {
+			t.Fatalf("marshal chunk: %v", err)
+		}
+		decoded := new(rspb.SnapshotChunk)
+		err = codec.Unmarshal(encoded, decoded)
+		encoded.Free()
+		if err != nil || !proto.Equal(decoded, chunk) {
+			t.Fatalf("chunk changed in a round trip (err %v)", err)
+		}
+		releaseChunkData(decoded)
+		if decoded.Data != nil {
+			t.Errorf("released chunk still holds its buffer")
+		}
+	}
+	msg := &rspb.RaftMessage{RegionId: 9, StartKey: []byte("a")}
+	encoded, err := codec.Marshal(msg)
+	if err != nil {
+		t.Fatalf("marshal raft message: %v", err)
+	}
+	decoded := new(rspb.RaftMessage)
+	if err := codec.Unmarshal(encoded, decoded); err != nil || !proto.Equal(decoded, msg) {
+		t.Errorf("raft message changed in a round trip (err %v)", err)
 	}
 }
