@@ -238,3 +238,14 @@ func TestRegionWorkerApplyWithoutFilesKeepsData(t *testing.T) {
 		t.Errorf("apply without metadata succeeded")
 	}
 }
+
+func TestRegionWorkerGeneratesWhenTheTruncatedTermIsZero(t *testing.T) {
+	// Course fixtures write apply states whose truncated state has no term.
+	store := newRegionTestStore(t)
+	store.putRegionState(t, 10, 10, 0, rspb.PeerState_Normal)
+	store.putData(t, "v-", "k1")
+	snapshot := store.generate(t)
+	if snapshot == nil || snapshot.Metadata.Index != 10 || snapshot.Metadata.Term != 0 {
+		t.Fatalf("expected a snapshot at index 10, term 0, got %v", snapshot)
+	}
+}

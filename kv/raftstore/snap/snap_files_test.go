@@ -346,8 +346,8 @@ func TestSnapReceiveRejectsBadMetaAndKeys(t *testing.T) {
 		{"missing column family", sfKey, func() *rspb.SnapshotMeta { m := good(); m.CfFiles = m.CfFiles[:2]; return m }, "lists 2 files"},
 		{"absurd size", sfKey, func() *rspb.SnapshotMeta { m := good(); m.CfFiles[2].Size_ = 1 << 50; return m }, "more than the"},
 		{"no meta", sfKey, func() *rspb.SnapshotMeta { return nil }, "missing"},
-		{"index zero", SnapKey{RegionID: 7, Term: 6}, good, "must all be positive"},
-		{"region zero", SnapKey{Term: 6, Index: 9}, good, "must all be positive"},
+		{"index zero", SnapKey{RegionID: 7, Term: 6}, good, "must be positive"},
+		{"region zero", SnapKey{Term: 6, Index: 9}, good, "must be positive"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

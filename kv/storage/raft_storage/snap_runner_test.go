@@ -475,7 +475,7 @@ func TestSnapRunnerRejectsBadStreamsAndLeavesNothing(t *testing.T) {
 		{"first chunk without message", []*rspb.SnapshotChunk{{Data: data}}, false, codes.InvalidArgument, "carries no raft message"},
 		{"message without snapshot", withMsg(noSnapshot), false, codes.InvalidArgument, "without snapshot metadata"},
 		{"message of another type", withMsg(notSnapshotType), false, codes.InvalidArgument, "without snapshot metadata"},
-		{"index zero", withMsg(indexZero), false, codes.InvalidArgument, "must all be positive"},
+		{"index zero", withMsg(indexZero), false, codes.InvalidArgument, "must be positive"},
 		{"undecodable snapshot data", withMsg(garbageData), false, codes.InvalidArgument, "decode"},
 		{"data of another region", withMsg(otherRegion), false, codes.InvalidArgument, "describes region 99"},
 		{"path-like column family", withMsg(pathCF), false, codes.InvalidArgument, "unknown column family"},
