@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tinykv-lab/tinykv/kv/util/engine_util"
 	"github.com/tinykv-lab/tinykv/proto/pkg/kvrpcpb"
@@ -277,5 +278,32 @@ func waitUntilRefused(t testing.TB, srv *Server) {
 			return
 		}
 		runtime.Gosched()
+	}
+}
+
+// A reader that is never closed (course tests' helpers leave theirs open)
+// delays Stop by a grace period at most; it does not keep it waiting.
+func TestLeakedReaderDoesNotBlockStop1(t *testing.T) {
+	s := newRawStore(t)
+	mustRawPut(t, s.server, engine_util.CfDefault, []byte("k"), []byte("v"))
+	reader, err := s.storage.Reader(nil)
+	if err != nil {
+		t.Fatalf("Reader: %v", err)
+	}
+	if value, err := reader.GetCF(engine_util.CfDefault, []byte("k")); err != nil || string(value) != "v" {
+		t.Fatalf("GetCF = %q, %v; want \"v\"", value, err)
+	}
+	iter := reader.IterCF(engine_util.CfDefault)
+	iter.Close()
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.storage.Stop() }()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Errorf("Stop with a reader left open: %v", err)
+		}
+	case <-time.After(processTimeout):
+		t.Fatalf("Stop with a reader left open did not return within %v", processTimeout)
 	}
 }
