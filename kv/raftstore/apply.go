@@ -157,13 +157,16 @@ func (a *applier) flush() {
 }
 
 // takeProposal removes and returns the proposal of entry, if this peer
-// proposed it in this term. Older proposals still waiting were overwritten
-// by another leader's entries: they are answered with ErrStaleCommand.
+// proposed it in this term. Proposals that can no longer be applied are
+// answered with ErrStaleCommand: those before the entry (another leader's
+// entries took their place), and those of an older term than the entry,
+// wherever they are (by log matching, no entry of an older term can follow
+// this one). Proposals are in index order, and so in term order.
 func (d *peerMsgHandler) takeProposal(entry *eraftpb.Entry) *proposal {
 	//lab:begin 2B
 	for len(d.proposals) > 0 {
 		p := d.proposals[0]
-		if p.index > entry.Index {
+		if p.index > entry.Index && p.term >= entry.Term {
 			return nil
 		}
 		d.proposals = d.proposals[1:]

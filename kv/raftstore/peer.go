@@ -39,7 +39,7 @@ func createPeer(storeID uint64, cfg *config.Config, regionSched chan<- worker.Ta
 	if metaPeer == nil {
 		return nil, errors.Errorf("find no peer for store %d in region %v", storeID, region)
 	}
-	log.Infof("[region %v] create peer with ID %d", region.GetId(), metaPeer.GetId())
+	log.Infof("[conf] store=%d region=%d peer=%d created", storeID, region.GetId(), metaPeer.GetId())
 	return NewPeer(storeID, cfg, engines, region, regionSched, metaPeer)
 }
 
@@ -48,7 +48,7 @@ func createPeer(storeID uint64, cfg *config.Config, regionSched chan<- worker.Ta
 // rest from a snapshot of the leader.
 func replicatePeer(storeID uint64, cfg *config.Config, regionSched chan<- worker.Task,
 	engines *engine_util.Engines, regionID uint64, metaPeer *metapb.Peer) (*peer, error) {
-	log.Infof("[region %v] replicates peer with ID %d", regionID, metaPeer.GetId())
+	log.Infof("[conf] store=%d region=%d peer=%d created by a message, waits for a snapshot", storeID, regionID, metaPeer.GetId())
 	region := &metapb.Region{
 		Id:          regionID,
 		RegionEpoch: &metapb.RegionEpoch{},
@@ -94,7 +94,7 @@ type peer struct {
 	// ApproximateSize is the region's size seen by the last split check.
 	ApproximateSize *uint64
 
-	// Tag names the peer in logs: "[region 1] 2".
+	// Tag names the peer in logs: "store=1 region=1 peer=2".
 	Tag string
 }
 
@@ -104,7 +104,7 @@ func NewPeer(storeId uint64, cfg *config.Config, engines *engine_util.Engines, r
 	if meta.GetId() == util.InvalidID {
 		return nil, fmt.Errorf("invalid peer id")
 	}
-	tag := fmt.Sprintf("[region %v] %v", region.GetId(), meta.GetId())
+	tag := fmt.Sprintf("store=%d region=%d peer=%d", storeId, region.GetId(), meta.GetId())
 
 	ps, err := NewPeerStorage(engines, region, regionSched, tag)
 	if err != nil {
@@ -172,7 +172,7 @@ func (p *peer) nextProposalIndex() uint64 {
 // snapshot is being applied into its range.
 func (p *peer) MaybeDestroy() bool {
 	if p.stopped {
-		log.Infof("%v is being destroyed, skip", p.Tag)
+		log.Infof("[conf] %v is being destroyed already", p.Tag)
 		return false
 	}
 	return p.peerStorage.snapState.stateType != snapStateApplying
@@ -184,7 +184,7 @@ func (p *peer) MaybeDestroy() bool {
 func (p *peer) Destroy(engine *engine_util.Engines, keepData bool) error {
 	start := time.Now()
 	region := p.Region()
-	log.Infof("%v begin to destroy", p.Tag)
+	log.Infof("[conf] %v destroying", p.Tag)
 
 	kvWB := new(engine_util.WriteBatch)
 	raftWB := new(engine_util.WriteBatch)
@@ -211,7 +211,7 @@ func (p *peer) Destroy(engine *engine_util.Engines, keepData bool) error {
 	}
 	p.proposals = nil
 
-	log.Infof("%v destroy itself, takes %v", p.Tag, time.Since(start))
+	log.Infof("[conf] %v destroyed in %v", p.Tag, time.Since(start))
 	return nil
 }
 
@@ -273,7 +273,7 @@ func (p *peer) CollectPendingPeers() []*metapb.Peer {
 				if _, ok := p.PeersStartPendingTime[id]; !ok {
 					now := time.Now()
 					p.PeersStartPendingTime[id] = now
-					log.Debugf("%v peer %v start pending at %v", p.Tag, id, now)
+					log.Debugf("[snap] %v peer %v needs a snapshot since %v", p.Tag, id, now)
 				}
 			}
 		}
@@ -303,7 +303,7 @@ func (p *peer) AnyNewPeerCatchUp(peerId uint64) bool {
 			if progress.Match >= truncatedIdx {
 				delete(p.PeersStartPendingTime, peerId)
 				elapsed := time.Since(startPendingTime)
-				log.Debugf("%v peer %v has caught up logs, elapsed: %v", p.Tag, peerId, elapsed)
+				log.Debugf("[snap] %v peer %v caught up after %v", p.Tag, peerId, elapsed)
 				return true
 			}
 		}

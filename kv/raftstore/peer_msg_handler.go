@@ -316,16 +316,13 @@ func (d *peerMsgHandler) onRaftMsg(msg *raft_serverpb.RaftMessage) error {
 // validateRaftMessage reports whether msg is addressed to this store.
 func (d *peerMsgHandler) validateRaftMessage(msg *raft_serverpb.RaftMessage) bool {
 	regionID := msg.GetRegionId()
-	from := msg.GetFromPeer()
 	to := msg.GetToPeer()
-	log.Debugf("[region %d] handle raft message %s from %d to %d", regionID, msg, from.GetId(), to.GetId())
 	if to.GetStoreId() != d.storeID() {
-		log.Warnf("[region %d] store not match, to store id %d, mine %d, ignore it",
-			regionID, to.GetStoreId(), d.storeID())
+		log.Warnf("[msg] %s message for store %d, not this one, ignored", d.Tag, to.GetStoreId())
 		return false
 	}
 	if msg.RegionEpoch == nil {
-		log.Errorf("[region %d] missing epoch in raft message, ignore it", regionID)
+		log.Errorf("[msg] %s message of region %d without an epoch, ignored", d.Tag, regionID)
 		return false
 	}
 	return true
@@ -349,11 +346,11 @@ func (d *peerMsgHandler) checkMessage(msg *raft_serverpb.RaftMessage) bool {
 	}
 	target := msg.GetToPeer()
 	if target.Id < d.PeerId() {
-		log.Infof("[region %d] target peer id %d is less than %d, msg maybe stale", d.regionId, target.Id, d.PeerId())
+		log.Infof("[msg] %s message for older peer %d, ignored", d.Tag, target.Id)
 		return true
 	} else if target.Id > d.PeerId() {
 		if d.MaybeDestroy() {
-			log.Infof("[region %d] is stale as received a larger peer %s, destroying", d.regionId, target)
+			log.Infof("[conf] %s replaced by newer peer %d of this store, destroying", d.Tag, target.Id)
 			d.destroyPeer()
 			d.ctx.router.sendStore(message.NewMsg(message.MsgTypeStoreRaftMessage, msg))
 		}
@@ -369,10 +366,10 @@ func (d *peerMsgHandler) handleGCPeerMsg(msg *raft_serverpb.RaftMessage) {
 		return
 	}
 	if !util.PeerEqual(d.Meta, msg.ToPeer) {
-		log.Infof("[region %d] receive stale gc msg, ignore", d.regionId)
+		log.Infof("[conf] %s stale tombstone message, ignored", d.Tag)
 		return
 	}
-	log.Infof("[region %d] peer %v receives gc message, trying to remove", d.regionId, msg.ToPeer)
+	log.Infof("[conf] %s removed from the region, destroying", d.Tag)
 	if d.MaybeDestroy() {
 		d.destroyPeer()
 	}
@@ -437,7 +434,7 @@ func (d *peerMsgHandler) checkSnapshot(msg *raft_serverpb.RaftMessage) (*snap.Sn
 // destroyPeer removes the peer from the store: its state and data, its
 // place in the router and in the store's view.
 func (d *peerMsgHandler) destroyPeer() {
-	log.Infof("[region %d] starts destroy", d.regionId)
+	log.Infof("[conf] %s starts destroy", d.Tag)
 	regionID := d.regionId
 	meta := d.ctx.storeMeta
 	meta.Lock()
@@ -560,8 +557,7 @@ func (d *peerMsgHandler) validateSplitRegion(epoch *metapb.RegionEpoch, splitKey
 	// Only the version matters: a split checked on an older range is
 	// wrong, while a membership change does not move the range.
 	if latestEpoch.Version != epoch.Version {
-		log.Infof("%s epoch changed, retry later, prev_epoch: %s, epoch %s",
-			d.Tag, latestEpoch, epoch)
+		log.Infof("[split] %s epoch changed from %s to %s, retry later", d.Tag, epoch, latestEpoch)
 		return &util.ErrEpochNotMatch{
 			Message: fmt.Sprintf("%s epoch changed %s != %s, retry later", d.Tag, latestEpoch, epoch),
 			Regions: []*metapb.Region{region},

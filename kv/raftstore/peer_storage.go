@@ -76,7 +76,7 @@ var _ raft.Storage = new(PeerStorage)
 // initial ones when the region is new on this store. regionSched may be nil
 // (tests that never generate or apply snapshots).
 func NewPeerStorage(engines *engine_util.Engines, region *metapb.Region, regionSched chan<- worker.Task, tag string) (*PeerStorage, error) {
-	log.Debugf("%s creating storage for %s", tag, region.String())
+	log.Debugf("[persist] %s opening storage for %s", tag, region.String())
 	raftState, err := meta.InitRaftLocalState(engines.Raft, region)
 	if err != nil {
 		return nil, err
@@ -350,7 +350,7 @@ func ClearMeta(engines *engine_util.Engines, kvWB, raftWB *engine_util.WriteBatc
 		raftWB.DeleteMeta(meta.RaftLogKey(regionID, i))
 	}
 	raftWB.DeleteMeta(meta.RaftStateKey(regionID))
-	log.Infof("[region %d] clear peer 1 meta key 1 apply key 1 raft key and %d raft logs, takes %v",
+	log.Infof("[persist] region=%d cleared states and %d log entries in %v",
 		regionID, lastIndex+1-firstIndex, time.Since(start))
 	return nil
 }

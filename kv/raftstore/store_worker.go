@@ -114,19 +114,18 @@ func (sw *storeWorker) checkMsg(msg *raft_serverpb.RaftMessage) (bool, error) {
 				return false, nil
 			}
 			meta.pendingVotes = append(meta.pendingVotes, msg)
-			log.Infof("[region %d] doesn't exist yet, wait for it to be split", regionID)
+			log.Infof("[split] store=%d region=%d not created yet, keeping its vote", sw.id, regionID)
 			return true, nil
 		}
 		return false, errors.Errorf("region %d not exists but not tombstone: %s", regionID, localState)
 	}
-	log.Debugf("[region %d] tombstone state: %s", regionID, localState)
+	log.Debugf("[msg] store=%d region=%d is a tombstone: %s", sw.id, regionID, localState)
 	region := localState.Region
 	regionEpoch := region.RegionEpoch
 	// This store destroyed its peer of the region: tell a sender from an
 	// older epoch that its own peer is gone too.
 	if util.IsEpochStale(fromEpoch, regionEpoch) {
-		log.Infof("[region %d] tombstone peer [epoch: %s] receive a stale message %s", regionID,
-			regionEpoch, msgType)
+		log.Infof("[msg] store=%d region=%d tombstone (epoch %s) got stale %s", sw.id, regionID, regionEpoch, msgType)
 		notExist := util.FindPeer(region, fromStoreID) == nil
 		handleStaleMsg(sw.trans, msg, regionEpoch, isVoteMsg && notExist)
 		return true, nil
@@ -188,7 +187,7 @@ func (sw *storeWorker) maybeCreatePeer(regionID uint64, msg *raft_serverpb.RaftM
 		return true, nil
 	}
 	if !util.IsInitialMsg(msg.Message) {
-		log.Debugf("[region %d] target peer %d doesn't exist", regionID, msg.ToPeer.Id)
+		log.Debugf("[msg] store=%d region=%d peer %d does not exist", sw.id, regionID, msg.ToPeer.Id)
 		return false, nil
 	}
 
@@ -196,7 +195,7 @@ func (sw *storeWorker) maybeCreatePeer(regionID uint64, msg *raft_serverpb.RaftM
 		StartKey: msg.StartKey,
 		EndKey:   msg.EndKey,
 	}) {
-		log.Debugf("[region %d] msg %s is overlapped with exist region %s", regionID, msg, region)
+		log.Debugf("[msg] store=%d region=%d overlaps region %d, not created", sw.id, regionID, region.Id)
 		if util.IsFirstVoteMessage(msg.Message) {
 			meta.pendingVotes = append(meta.pendingVotes, msg)
 		}
@@ -284,8 +283,7 @@ func handleStaleMsg(trans Transport, msg *raft_serverpb.RaftMessage, curEpoch *m
 	msgType := msg.Message.GetMsgType()
 
 	if !needGC {
-		log.Infof("[region %d] raft message %s is stale, current %v ignore it",
-			regionID, msgType, curEpoch)
+		log.Infof("[msg] region=%d stale %s (current epoch %v), ignored", regionID, msgType, curEpoch)
 		return
 	}
 	gcMsg := &raft_serverpb.RaftMessage{
@@ -296,6 +294,6 @@ func handleStaleMsg(trans Transport, msg *raft_serverpb.RaftMessage, curEpoch *m
 		IsTombstone: true,
 	}
 	if err := trans.Send(gcMsg); err != nil {
-		log.Errorf("[region %d] send message failed %v", regionID, err)
+		log.Errorf("[msg] region=%d sending a tombstone message failed: %v", regionID, err)
 	}
 }

@@ -17,21 +17,28 @@ import (
 )
 
 // clusterStorage is a storage.Storage over a test cluster of one region:
-// each call goes to the region's leader once. A call that fails, or gets no
-// answer in time, returns a region error, and the transactional client
-// sends the whole request again; the storage itself never repeats a write
-// (a repeated write could land after a later one).
+// each call goes to the region's leader once. A refused call returns a
+// region error, and the transactional client sends the whole request
+// again. A write is never repeated and never abandoned: one that gave up
+// could still land after later writes. A write without an answer in
+// writeTimeout fails the test.
 type clusterStorage struct {
-	c       *Cluster
-	timeout time.Duration
+	t *testing.T
+	c *Cluster
 }
+
+const (
+	readTimeout  = time.Second
+	writeTimeout = 30 * time.Second
+)
 
 func (s *clusterStorage) Start() error { return nil }
 func (s *clusterStorage) Stop() error  { return nil }
 
-// call sends reqs to the leader of the region and returns its answer and,
-// for a Snap, the read transaction (the caller discards it).
-func (s *clusterStorage) call(reqs []*raft_cmdpb.Request) (*raft_cmdpb.RaftCmdResponse, *badger.Txn, error) {
+// call sends reqs to the leader of the region. It returns the answer and,
+// for a Snap, the read transaction (the caller discards it); a nil answer
+// with a nil error means the leader did not answer within timeout.
+func (s *clusterStorage) call(reqs []*raft_cmdpb.Request, timeout time.Duration) (*raft_cmdpb.RaftCmdResponse, *badger.Txn, error) {
 	region := s.c.GetRegion(nil)
 	leader := s.c.LeaderOfRegion(region.Id)
 	if leader == nil {
@@ -39,10 +46,7 @@ func (s *clusterStorage) call(reqs []*raft_cmdpb.Request) (*raft_cmdpb.RaftCmdRe
 	}
 	req := NewRequest(region.Id, region.RegionEpoch, reqs)
 	req.Header.Peer = leader
-	resp, txn := s.c.simulator.CallCommandOnStore(leader.StoreId, &req, s.timeout)
-	if resp == nil {
-		return nil, nil, retryLater("no answer from store %d in %v", leader.StoreId, s.timeout)
-	}
+	resp, txn := s.c.simulator.CallCommandOnStore(leader.StoreId, &req, timeout)
 	if err := resp.GetHeader().GetError(); err != nil {
 		discardTxn(txn)
 		return nil, nil, &raft_storage.RegionError{RequestErr: err}
@@ -69,15 +73,22 @@ func (s *clusterStorage) Write(_ *kvrpcpb.Context, batch []storage.Modify) error
 				Delete: &raft_cmdpb.DeleteRequest{Cf: data.Cf, Key: data.Key}})
 		}
 	}
-	_, txn, err := s.call(reqs)
+	resp, txn, err := s.call(reqs, writeTimeout)
 	discardTxn(txn)
+	if err == nil && resp == nil {
+		s.t.Errorf("a write got no answer in %v: its outcome is unknown", writeTimeout)
+		return fmt.Errorf("write outcome unknown after %v", writeTimeout)
+	}
 	return err
 }
 
 func (s *clusterStorage) Reader(_ *kvrpcpb.Context) (storage.StorageReader, error) {
-	resp, txn, err := s.call([]*raft_cmdpb.Request{{CmdType: raft_cmdpb.CmdType_Snap, Snap: &raft_cmdpb.SnapRequest{}}})
+	resp, txn, err := s.call([]*raft_cmdpb.Request{{CmdType: raft_cmdpb.CmdType_Snap, Snap: &raft_cmdpb.SnapRequest{}}}, readTimeout)
 	if err != nil {
 		return nil, err
+	}
+	if resp == nil {
+		return nil, retryLater("no answer to a read in %v", readTimeout)
 	}
 	if txn == nil || len(resp.Responses) != 1 || resp.Responses[0].Snap == nil {
 		discardTxn(txn)
@@ -97,7 +108,7 @@ func TestBankOverRaftCluster(t *testing.T) {
 	defer cluster.Shutdown()
 	cluster.AddFilter(&DropFilter{})
 
-	store := &clusterStorage{c: cluster, timeout: time.Second}
+	store := &clusterStorage{t: t, c: cluster}
 	report, err := txntest.RunBank(store, txntest.BankConfig{Seed: cluster.seed, Clients: 4, Transfers: 25})
 	if err != nil {
 		t.Fatalf("%v", err)

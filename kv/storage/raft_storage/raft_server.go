@@ -27,9 +27,9 @@ import (
 	"github.com/tinykv-lab/tinykv/proto/pkg/tinykvpb"
 )
 
-// requestTimeout bounds how long a client request waits for its command to
-// be applied; past it the client gets an error and may retry.
-const requestTimeout = 5 * time.Second
+// readTimeout bounds how long a read waits for its Snap command; a read
+// that gives up changes nothing, and the client may retry.
+const readTimeout = 5 * time.Second
 
 // RaftStorage is a Storage over a raft store.
 type RaftStorage struct {
@@ -66,7 +66,7 @@ func (re *RegionError) RegionError() *errorpb.Error {
 // checkResponse turns a failed or missing response into an error.
 func (rs *RaftStorage) checkResponse(resp *raft_cmdpb.RaftCmdResponse, reqCount int) error {
 	if resp == nil {
-		return errors.Errorf("no response within %v", requestTimeout)
+		return errors.Errorf("no response within %v", readTimeout)
 	}
 	if resp.Header.Error != nil {
 		return &RegionError{RequestErr: resp.Header.Error}
@@ -102,7 +102,12 @@ func header(ctx *kvrpcpb.Context) *raft_cmdpb.RaftRequestHeader {
 }
 
 // Write proposes batch as one command of the region in ctx and waits until
-// it is applied.
+// the raft store answers: applied, or refused (not leader, stale, region
+// gone, store stopping). It has no timeout on purpose: a write that gave
+// up could still be applied later, after the transactional layer released
+// its latches, and land after writes that were ordered after it. The raft
+// store answers every proposal (see takeProposal and shutDown); only a
+// leader cut off from its peers keeps a writer waiting, until it rejoins.
 func (rs *RaftStorage) Write(ctx *kvrpcpb.Context, batch []storage.Modify) error {
 	var reqs []*raft_cmdpb.Request
 	for _, m := range batch {
@@ -129,7 +134,7 @@ func (rs *RaftStorage) Write(ctx *kvrpcpb.Context, batch []storage.Modify) error
 			RegionNotFound: &errorpb.RegionNotFound{RegionId: ctx.GetRegionId()},
 		}}
 	}
-	return rs.checkResponse(cb.WaitRespWithTimeout(requestTimeout), len(reqs))
+	return rs.checkResponse(cb.WaitResp(), len(reqs))
 }
 
 // Reader reads the region in ctx at a point of its log after every write
@@ -146,9 +151,13 @@ func (rs *RaftStorage) Reader(ctx *kvrpcpb.Context) (storage.StorageReader, erro
 			RegionNotFound: &errorpb.RegionNotFound{RegionId: ctx.GetRegionId()},
 		}}
 	}
-	resp := cb.WaitRespWithTimeout(requestTimeout)
+	resp := cb.WaitRespWithTimeout(readTimeout)
+	if resp == nil {
+		// The answer may still come, with a read transaction to discard.
+		go discardLateTxn(cb)
+	}
 	if err := rs.checkResponse(resp, 1); err != nil {
-		if cb.Txn != nil {
+		if resp != nil && cb.Txn != nil {
 			cb.Txn.Discard()
 		}
 		return nil, err
@@ -161,6 +170,15 @@ func (rs *RaftStorage) Reader(ctx *kvrpcpb.Context) (storage.StorageReader, erro
 		return nil, errors.New("the snap command got a response of another type")
 	}
 	return NewRegionReader(cb.Txn, *resp.Responses[0].Snap.Region), nil
+}
+
+// discardLateTxn waits for an answer nobody waits for any more and
+// releases its read transaction.
+func discardLateTxn(cb *message.Callback) {
+	cb.WaitResp()
+	if cb.Txn != nil {
+		cb.Txn.Discard()
+	}
 }
 
 // Raft receives the raft messages another store streams to this one.
