@@ -44,6 +44,7 @@ type RaftStorage struct {
 	raftClient      *RaftClient
 	resolveWorker   *worker.Worker
 	snapWorker      *worker.Worker
+	snapRunner      *snapRunner
 
 	wg sync.WaitGroup
 }
@@ -238,7 +239,8 @@ func (rs *RaftStorage) Start() error {
 		return err
 	}
 	rs.snapWorker = worker.NewWorker("snap-worker", &rs.wg)
-	rs.snapWorker.Start(newSnapRunner(rs.snapManager, rs.config, rs.raftRouter))
+	rs.snapRunner = newSnapRunner(rs.snapManager, rs.config, rs.raftRouter)
+	rs.snapWorker.Start(rs.snapRunner)
 
 	rs.raftClient = newRaftClient()
 	trans := NewServerTransport(rs.raftClient, rs.snapWorker.Sender(), rs.raftRouter, rs.resolveWorker.Sender())
@@ -262,9 +264,14 @@ func (rs *RaftStorage) openEngines() error {
 }
 
 // Stop stops the raft store and every worker, then closes the engines.
+// Stop the gRPC server first: a snapshot being received ends when its
+// stream does.
 func (rs *RaftStorage) Stop() error {
 	if rs.node != nil {
 		rs.node.Stop()
+	}
+	if rs.snapRunner != nil {
+		rs.snapRunner.Stop()
 	}
 	if rs.resolveWorker != nil {
 		rs.resolveWorker.Stop()
