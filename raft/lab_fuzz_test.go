@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"math/rand"
 	"testing"
+	"time"
 
 	pb "github.com/tinykv-lab/tinykv/proto/pkg/eraftpb"
 )
@@ -23,6 +24,8 @@ import (
 const (
 	simMaxOps       = 3000
 	simConvergeRuns = 200
+	// a run is a few milliseconds; one that takes seconds is stuck
+	simRunBudget = 10 * time.Second
 )
 
 type simOp int
@@ -61,6 +64,7 @@ func runSimOps(seed int64, ops []byte, reconfig bool) *simCluster {
 	rng := rand.New(rand.NewSource(seed))
 	c := newSimCluster(3+rng.Intn(3), seed, 6, 2, 5)
 	nextID := uint64(len(c.nodes) + 1)
+	start := time.Now()
 	for step, op := range ops {
 		if step >= simMaxOps {
 			break
@@ -107,6 +111,9 @@ func runSimOps(seed int64, ops []byte, reconfig bool) *simCluster {
 			}
 		}
 		c.check()
+		if time.Since(start) > simRunBudget {
+			c.fail("the run is too slow: %d steps took more than %v", step, simRunBudget)
+		}
 		if c.failure != "" {
 			c.failure = fmt.Sprintf("step %d: %s", step, c.failure)
 			break
@@ -170,7 +177,8 @@ func simTransfer(c *simCluster, rng *rand.Rand) {
 }
 
 // simReconfigure proposes adding a new node or removing a member (keeping
-// 2 to 5 members); new ids are never reused.
+// 2 to 5 members, and creating at most 8 nodes in all); new ids are never
+// reused.
 func simReconfigure(c *simCluster, rng *rand.Rand, nextID uint64) uint64 {
 	lead := c.leader()
 	if lead == nil {
@@ -178,12 +186,14 @@ func simReconfigure(c *simCluster, rng *rand.Rand, nextID uint64) uint64 {
 	}
 	members := nodes(lead.rn.Raft)
 	var cc pb.ConfChange
-	if len(members) < 5 && (len(members) <= 2 || rng.Intn(2) == 0) {
+	if len(members) < 5 && len(c.nodes) < 8 && (len(members) <= 2 || rng.Intn(2) == 0) {
 		cc = pb.ConfChange{ChangeType: pb.ConfChangeType_AddNode, NodeId: nextID}
 		c.addNode(nextID)
 		nextID++
-	} else {
+	} else if len(members) > 2 {
 		cc = pb.ConfChange{ChangeType: pb.ConfChangeType_RemoveNode, NodeId: members[rng.Intn(len(members))]}
+	} else {
+		return nextID
 	}
 	c.note("%d proposes %s %d", lead.id, cc.ChangeType, cc.NodeId)
 	_ = c.proposeConfChange(lead.id, cc)
