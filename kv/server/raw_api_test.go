@@ -71,14 +71,14 @@ func TestRawGetMissingKey1(t *testing.T) {
 		{engine_util.CfLock, "only-in-write"},
 	} {
 		resp, err := s.server.RawGet(nil, &kvrpcpb.RawGetRequest{Cf: tc.cf, Key: []byte(tc.key)})
-		if err != nil || resp.Error != "" || resp.RegionError != nil {
+		if err != nil || resp.GetError() != "" || resp.GetRegionError() != nil {
 			t.Errorf("RawGet(%s, %q) of a missing key: want no error, got err=%v Error=%q RegionError=%v",
 				tc.cf, tc.key, err, resp.GetError(), resp.GetRegionError())
 			continue
 		}
-		if !resp.NotFound || resp.Value != nil {
+		if !resp.GetNotFound() || resp.GetValue() != nil {
 			t.Errorf("RawGet(%s, %q) of a missing key = {NotFound: %v, Value: %q}, want {NotFound: true, Value: nil}",
-				tc.cf, tc.key, resp.NotFound, resp.Value)
+				tc.cf, tc.key, resp.GetNotFound(), resp.GetValue())
 		}
 	}
 }

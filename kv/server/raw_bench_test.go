@@ -47,11 +47,11 @@ func BenchmarkRawPutGet(b *testing.B) {
 
 func putThenGet(srv *Server, key, value []byte) error {
 	put, err := srv.RawPut(nil, &kvrpcpb.RawPutRequest{Cf: engine_util.CfDefault, Key: key, Value: value})
-	if err != nil || put.Error != "" {
+	if err != nil || put.GetError() != "" {
 		return fmt.Errorf("RawPut(%q): err=%v Error=%q", key, err, put.GetError())
 	}
 	get, err := srv.RawGet(nil, &kvrpcpb.RawGetRequest{Cf: engine_util.CfDefault, Key: key})
-	if err != nil || get.Error != "" || !bytes.Equal(get.Value, value) {
+	if err != nil || get.GetError() != "" || !bytes.Equal(get.GetValue(), value) {
 		return fmt.Errorf("RawGet(%q) after its put: err=%v Error=%q, value of %d bytes, want %d",
 			key, err, get.GetError(), len(get.GetValue()), len(value))
 	}

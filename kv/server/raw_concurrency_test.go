@@ -85,25 +85,25 @@ func runRawClient(srv *Server, cf, prefix string, rng *rand.Rand, ops int, model
 		case 0, 1:
 			value := concurrentValue(key, seq)
 			resp, err := srv.RawPut(nil, &kvrpcpb.RawPutRequest{Cf: cf, Key: key, Value: value})
-			if err != nil || resp.Error != "" || resp.RegionError != nil {
+			if err != nil || resp.GetError() != "" || resp.GetRegionError() != nil {
 				return fmt.Errorf("%s: RawPut(%q): err=%v Error=%q RegionError=%v", prefix, key, err, resp.GetError(), resp.GetRegionError())
 			}
 			model[string(key)] = value
 		case 2:
 			resp, err := srv.RawDelete(nil, &kvrpcpb.RawDeleteRequest{Cf: cf, Key: key})
-			if err != nil || resp.Error != "" || resp.RegionError != nil {
+			if err != nil || resp.GetError() != "" || resp.GetRegionError() != nil {
 				return fmt.Errorf("%s: RawDelete(%q): err=%v Error=%q RegionError=%v", prefix, key, err, resp.GetError(), resp.GetRegionError())
 			}
 			delete(model, string(key))
 		default:
 			resp, err := srv.RawGet(nil, &kvrpcpb.RawGetRequest{Cf: cf, Key: key})
-			if err != nil || resp.Error != "" || resp.RegionError != nil {
+			if err != nil || resp.GetError() != "" || resp.GetRegionError() != nil {
 				return fmt.Errorf("%s: RawGet(%q): err=%v Error=%q RegionError=%v", prefix, key, err, resp.GetError(), resp.GetRegionError())
 			}
 			want, exists := model[string(key)]
-			if resp.NotFound == exists || !bytes.Equal(resp.Value, want) {
+			if resp.GetNotFound() == exists || !bytes.Equal(resp.GetValue(), want) {
 				return fmt.Errorf("%s: RawGet(%q) after its own writes = %q (NotFound %v), want %q (exists %v)",
-					prefix, key, resp.Value, resp.NotFound, want, exists)
+					prefix, key, resp.GetValue(), resp.GetNotFound(), want, exists)
 			}
 		}
 	}
@@ -123,10 +123,10 @@ func scanUntil(srv *Server, cf string, done <-chan struct{}) error {
 		default:
 		}
 		resp, err := srv.RawScan(nil, &kvrpcpb.RawScanRequest{Cf: cf, Limit: MaxScanLimit})
-		if err != nil || resp.Error != "" || resp.RegionError != nil {
+		if err != nil || resp.GetError() != "" || resp.GetRegionError() != nil {
 			return fmt.Errorf("concurrent RawScan: err=%v Error=%q RegionError=%v", err, resp.GetError(), resp.GetRegionError())
 		}
-		if err := checkScanConsistent(resp.Kvs); err != nil {
+		if err := checkScanConsistent(resp.GetKvs()); err != nil {
 			return fmt.Errorf("concurrent RawScan number %d: %v", scans, err)
 		}
 	}
@@ -194,14 +194,14 @@ func writeUntilRefused(srv *Server, cf, prefix string, acked map[string][]byte, 
 		if refused, err := checkDuringStop("RawGet", err, get.GetError()); refused || err != nil {
 			return err
 		}
-		if !bytes.Equal(get.Value, value) {
-			return fmt.Errorf("%s: RawGet(%q) right after its put = %q, want %q", prefix, key, get.Value, value)
+		if !bytes.Equal(get.GetValue(), value) {
+			return fmt.Errorf("%s: RawGet(%q) right after its put = %q, want %q", prefix, key, get.GetValue(), value)
 		}
 		scan, err := srv.RawScan(nil, &kvrpcpb.RawScanRequest{Cf: cf, StartKey: []byte(prefix), Limit: 5})
 		if refused, err := checkDuringStop("RawScan", err, scan.GetError()); refused || err != nil {
 			return err
 		}
-		if err := checkScanConsistent(scan.Kvs); err != nil {
+		if err := checkScanConsistent(scan.GetKvs()); err != nil {
 			return fmt.Errorf("%s: RawScan while stopping: %v", prefix, err)
 		}
 	}
@@ -274,7 +274,7 @@ func waitUntilRefused(t testing.TB, srv *Server) {
 		if err != nil {
 			t.Fatalf("RawGet while stopping: want success or an Error in the response, got gRPC error %v", err)
 		}
-		if resp.Error != "" {
+		if resp.GetError() != "" {
 			return
 		}
 		runtime.Gosched()

@@ -78,38 +78,40 @@ func (s *rawStore) restart() {
 func mustRawPut(t testing.TB, srv *Server, cf string, key, value []byte) {
 	t.Helper()
 	resp, err := srv.RawPut(nil, &kvrpcpb.RawPutRequest{Cf: cf, Key: key, Value: value})
-	checkRawOK(t, fmt.Sprintf("RawPut(%s, %q)", cf, shorten(key)), err, resp.GetRegionError(), resp.GetError())
+	checkRawOK(t, fmt.Sprintf("RawPut(%s, %q)", cf, shorten(key)), resp == nil, err, resp.GetRegionError(), resp.GetError())
 }
 
 // mustRawGet returns the value and whether the key was found.
 func mustRawGet(t testing.TB, srv *Server, cf string, key []byte) ([]byte, bool) {
 	t.Helper()
 	resp, err := srv.RawGet(nil, &kvrpcpb.RawGetRequest{Cf: cf, Key: key})
-	checkRawOK(t, fmt.Sprintf("RawGet(%s, %q)", cf, shorten(key)), err, resp.GetRegionError(), resp.GetError())
-	if resp.NotFound && len(resp.Value) > 0 {
-		t.Fatalf("RawGet(%s, %q) answered NotFound with a value of %d bytes", cf, shorten(key), len(resp.Value))
+	checkRawOK(t, fmt.Sprintf("RawGet(%s, %q)", cf, shorten(key)), resp == nil, err, resp.GetRegionError(), resp.GetError())
+	if resp.GetNotFound() && len(resp.GetValue()) > 0 {
+		t.Fatalf("RawGet(%s, %q) answered NotFound with a value of %d bytes", cf, shorten(key), len(resp.GetValue()))
 	}
-	return resp.Value, !resp.NotFound
+	return resp.GetValue(), !resp.GetNotFound()
 }
 
 func mustRawDelete(t testing.TB, srv *Server, cf string, key []byte) {
 	t.Helper()
 	resp, err := srv.RawDelete(nil, &kvrpcpb.RawDeleteRequest{Cf: cf, Key: key})
-	checkRawOK(t, fmt.Sprintf("RawDelete(%s, %q)", cf, shorten(key)), err, resp.GetRegionError(), resp.GetError())
+	checkRawOK(t, fmt.Sprintf("RawDelete(%s, %q)", cf, shorten(key)), resp == nil, err, resp.GetRegionError(), resp.GetError())
 }
 
 func mustRawScan(t testing.TB, srv *Server, cf string, start []byte, limit uint32) []*kvrpcpb.KvPair {
 	t.Helper()
 	resp, err := srv.RawScan(nil, &kvrpcpb.RawScanRequest{Cf: cf, StartKey: start, Limit: limit})
-	checkRawOK(t, fmt.Sprintf("RawScan(%s, %q, %d)", cf, shorten(start), limit), err, resp.GetRegionError(), resp.GetError())
-	return resp.Kvs
+	checkRawOK(t, fmt.Sprintf("RawScan(%s, %q, %d)", cf, shorten(start), limit), resp == nil, err, resp.GetRegionError(), resp.GetError())
+	return resp.GetKvs()
 }
 
-func checkRawOK(t testing.TB, call string, err error, regionErr *errorpb.Error, msg string) {
+func checkRawOK(t testing.TB, call string, noResponse bool, err error, regionErr *errorpb.Error, msg string) {
 	t.Helper()
 	switch {
 	case err != nil:
 		t.Fatalf("%s: want success, got gRPC error %v", call, err)
+	case noResponse:
+		t.Fatalf("%s: want a response, got nil", call)
 	case regionErr != nil:
 		t.Fatalf("%s: want success, got region error %v", call, regionErr)
 	case msg != "":
