@@ -55,7 +55,8 @@ func serve(conf *config.Config) error {
 	var runErr error
 	select {
 	case <-ctx.Done():
-		log.Infof("signal received, stopping")
+		stopSignals() // a second signal ends the process at once
+		log.Infof("signal received, stopping (again to stop at once)")
 	case err := <-served:
 		runErr = fmt.Errorf("gRPC server failed: %v", err)
 	}
