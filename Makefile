@@ -75,3 +75,22 @@ ifeq ($(wildcard course/course.mk),)
 project1:
 	$(GO) test -count=1 -run '1$$' ./kv/server
 endif
+
+# Benchmarks: not part of `make test`; each prints one summary line.
+.PHONY: bench-raft bench-raftstore bench-snapshot fuzz-raft
+
+bench-raft:
+	$(GO) test ./raft -run '^$$' -bench '^BenchmarkRaft3Nodes$$' -benchtime 3s
+
+bench-raftstore:
+	$(GO) test ./kv/test_raftstore -run '^$$' -bench '^BenchmarkRaftstorePut$$' -benchtime 1x -timeout 10m
+
+# SNAP_MIB sets the size of the snapshot (default 256).
+SNAP_MIB ?= 256
+bench-snapshot:
+	$(GO) test ./kv/storage/raft_storage -run '^$$' -bench '^BenchmarkSnapshotTransfer$$' -benchtime 1x -timeout 20m -args -snap-mib $(SNAP_MIB)
+
+# FUZZ_TIME sets how long the raft safety fuzzer runs (default 5m).
+FUZZ_TIME ?= 5m
+fuzz-raft:
+	$(GO) test ./raft -run '^$$' -fuzz '^FuzzClusterSafety3A$$' -fuzztime $(FUZZ_TIME)
