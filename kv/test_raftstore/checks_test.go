@@ -64,13 +64,13 @@ func TestKVModelRejectsStaleReadAndDrawsIt(t *testing.T) {
 }
 
 func TestKVModelRejectsDuplicatedAppend(t *testing.T) {
+	t.Setenv("TINYKV_VIS_DIR", t.TempDir())
 	h := newOpHistory()
 	h.add(0, kvInput{Op: kvAppend, Key: "l", Value: "a"}, kvOutput{}, 0, 10)
 	h.add(0, kvInput{Op: kvGet, Key: "l"}, kvOutput{Value: "aa"}, 11, 20)
 	if v := checkLinearizable(h.operations(), t.Name()); v.result != porcupine.Illegal {
 		t.Fatalf("a list holding one append twice was judged %v", v.result)
 	}
-	os.Remove(checkLinearizable(h.operations(), t.Name()).visualization)
 }
 
 func listPairs(cli int, seqs ...int) []kvPair {

@@ -157,8 +157,10 @@ func (d *clusterDriver) runRound(round int) {
 	}
 	chaosDone := make(chan struct{})
 	go d.runChaos(&stopChaos, d.rng.Int63(), chaosDone)
+	lagger := uint64(d.rng.Intn(d.sc.stores) + 1)
+	laggedBefore := d.lagged
 	laggerDone := make(chan error, 1)
-	go func(lagger uint64) { laggerDone <- d.runLagger(lagger) }(uint64(d.rng.Intn(d.sc.stores) + 1))
+	go func() { laggerDone <- d.runLagger(lagger) }()
 
 	time.Sleep(d.sc.roundTime)
 	laggerErr := <-laggerDone
@@ -174,6 +176,34 @@ func (d *clusterDriver) runRound(round int) {
 	}
 	if laggerErr != nil {
 		d.fatalf("round %d: %v", round, laggerErr)
+	}
+	if d.lagged > laggedBefore {
+		d.checkCaughtUp(round, lagger)
+	}
+}
+
+// checkCaughtUp checks that a store restarted behind the compacted log now
+// holds every client's last append in its own engine.
+func (d *clusterDriver) checkCaughtUp(round int, storeID uint64) {
+	engines := d.cluster.engines[storeID]
+	for cli := 0; cli < d.sc.clients; cli++ {
+		last := d.appended[cli] - 1
+		if last < 0 {
+			continue
+		}
+		key, want := listElemKey(cli, last), listElemValue(cli, last)
+		deadline := time.Now().Add(engineWaitTimeout)
+		for {
+			val, err := engine_util.GetCF(engines.Kv, engine_util.CfDefault, key)
+			if err == nil && string(val) == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				d.fatalf("round %d: store %d caught up by snapshot, but %v later its engine has %q = %q (err %v), want %q",
+					round, storeID, engineWaitTimeout, key, val, err, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 }
 
