@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/anishathalye/porcupine"
+	"github.com/tinykv-lab/tinykv/kv/config"
 	"github.com/tinykv-lab/tinykv/proto/pkg/errorpb"
 )
 
@@ -173,4 +175,29 @@ func TestLeaderFinderLeavesACutOffLeader(t *testing.T) {
 		}
 	}
 	t.Fatalf("after 10 tries the finder only visited %v", visited)
+}
+
+// TestMustPutFailsClearlyWhenNothingCommits: on a network that loses every
+// message nothing commits; MustPut must give up at its deadline with the
+// key, the region and the seed, after removing the cluster's directory.
+func TestMustPutFailsClearlyWhenNothingCommits(t *testing.T) {
+	cluster := NewTestCluster(3, config.NewTestConfig())
+	cluster.name = t.Name()
+	cluster.Start()
+	defer cluster.Shutdown()
+	cluster.AddFilter(&DropFractionFilter{Fraction: 1})
+	cluster.requestTimeout = 2 * time.Second
+	defer func() {
+		msg := fmt.Sprint(recover())
+		for _, want := range []string{`key "stuck"`, "no successful answer", "region", SeedEnv} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("the failure should mention %q; got: %s", want, msg)
+			}
+		}
+		if _, err := os.Stat(cluster.baseDir); !os.IsNotExist(err) {
+			t.Errorf("the cluster's directory %s should be gone once MustPut failed (stat: %v)", cluster.baseDir, err)
+		}
+	}()
+	cluster.MustPut([]byte("stuck"), []byte("v"))
+	t.Fatalf("MustPut succeeded on a network that drops everything")
 }
