@@ -171,17 +171,45 @@ func TestRuleProposalReplicated2AB(t *testing.T) {
 	}
 }
 
-// An entry is committed once a majority stores it.
+// An entry is committed once a majority stores it (half is not enough).
 func TestRuleCommitByMajority2AB(t *testing.T) {
-	r := labLeader(t, labIDs(5))
-	labPropose(t, r, "x")
-	labAck(t, r, 2, 2)
-	if r.RaftLog.committed != 1 {
-		t.Errorf("with 2 of 5 copies: commit %d, want 1", r.RaftLog.committed)
+	for _, size := range []int{4, 5} {
+		r := labLeader(t, labIDs(size))
+		labPropose(t, r, "x")
+		labAck(t, r, 2, 2)
+		if r.RaftLog.committed != 1 {
+			t.Errorf("with 2 of %d copies: commit %d, want 1", size, r.RaftLog.committed)
+		}
+		labAck(t, r, uint64(size), 2)
+		if r.RaftLog.committed != 2 {
+			t.Errorf("with 3 of %d copies: commit %d, want 2", size, r.RaftLog.committed)
+		}
 	}
-	labAck(t, r, 5, 2)
-	if r.RaftLog.committed != 2 {
-		t.Errorf("with 3 of 5 copies: commit %d, want 2", r.RaftLog.committed)
+}
+
+// A vote goes only to a candidate whose log is at least as up to date:
+// a later last term wins; with the same last term, the longer log wins.
+func TestRuleVoteNeedsUpToDateLog2AB(t *testing.T) {
+	tests := []struct {
+		index, logTerm uint64
+		grant          bool
+	}{
+		{3, 2, true},  // same last entry
+		{4, 2, true},  // same last term, longer
+		{2, 2, false}, // same last term, shorter
+		{1, 3, true},  // later last term, however short
+		{9, 1, false}, // earlier last term, however long
+	}
+	for i, tt := range tests {
+		r := labRaft(1, []uint64{1, 2, 3}, labStorage(t, labEnts(1, 1, 2)...))
+		if err := r.Step(pb.Message{MsgType: pb.MessageType_MsgRequestVote, From: 2, To: 1, Term: 3, Index: tt.index, LogTerm: tt.logTerm}); err != nil {
+			t.Fatal(err)
+		}
+		msgs := takeMsgs(r)
+		if len(msgs) != 1 || msgs[0].Reject == tt.grant {
+			t.Errorf("#%d: voter with last entry (term 2, index 3), candidate with (term %d, index %d):\n%s\nwant granted=%v",
+				i, tt.logTerm, tt.index, describeMsgs(msgs), tt.grant)
+		}
 	}
 }
 
@@ -226,6 +254,15 @@ func TestRuleCommitBroadcast2AB(t *testing.T) {
 // A heartbeat carries no commit index and cannot move a follower's: the
 // follower's log may not match the leader's.
 func TestRuleHeartbeatDoesNotCommit2AB(t *testing.T) {
+	lead := labLeader(t, []uint64{1, 2, 3})
+	if err := lead.Step(pb.Message{MsgType: pb.MessageType_MsgBeat}); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range takeMsgs(lead) {
+		if m.Commit != 0 || m.Index != 0 || m.LogTerm != 0 || len(m.Entries) != 0 {
+			t.Errorf("heartbeat of a leader with commit %d: %+v, want only the term", lead.RaftLog.committed, m)
+		}
+	}
 	r := labFollower(t, 2, 1, 1)
 	if err := r.Step(pb.Message{MsgType: pb.MessageType_MsgHeartbeat, From: 2, To: 1, Term: 2, Commit: 2}); err != nil {
 		t.Fatal(err)

@@ -218,7 +218,11 @@ func (c *simCluster) describeNode(n *simNode) string {
 
 // process plays the application's part of the Ready loop for n.
 func (c *simCluster) process(n *simNode) {
-	for n.live() && n.rn.HasReady() {
+	for round := 0; n.live() && n.rn.HasReady(); round++ {
+		if round == 1000 {
+			c.fail("node %d still has a Ready after 1000 rounds of Ready and Advance: Advance does not record what was handled", n.id)
+			return
+		}
 		rd := n.rn.Ready()
 		if rd.SoftState != nil {
 			c.note("%d is %s (lead %d) at term %d", n.id, rd.RaftState, rd.Lead, n.rn.Raft.Term)
