@@ -235,7 +235,7 @@ func FuzzClusterSafety3A(f *testing.F) { fuzzCluster(f, true) }
 // on failure, replay with RAFT_SEED).
 func TestSimRandomRuns2C(t *testing.T) {
 	rng, _ := labRand(t)
-	for i := 0; i < 4; i++ {
+	for i := 0; i < 12; i++ {
 		seed := rng.Int63()
 		checkSimRun(t, seed, simOps(seed, 1500), false)
 	}
@@ -243,7 +243,7 @@ func TestSimRandomRuns2C(t *testing.T) {
 
 func TestSimRandomRuns3A(t *testing.T) {
 	rng, _ := labRand(t)
-	for i := 0; i < 4; i++ {
+	for i := 0; i < 12; i++ {
 		seed := rng.Int63()
 		checkSimRun(t, seed, simOps(seed, 1500), true)
 	}

@@ -391,8 +391,10 @@ func (s *scenarioRun) log(n *simNode) {
 		return
 	}
 	l := n.rn.Raft.RaftLog
+	snapIndex := labFirstIndex(l) - 1
+	snapTerm, _ := l.Term(snapIndex)
 	s.printf("%d: snapshot=%d/%d committed=%d applied=%d stabled=%d entries=%s",
-		n.id, l.snapTerm, l.snapIndex, l.committed, l.applied, l.stabled, describeEntries(l.allEntries()))
+		n.id, snapTerm, snapIndex, l.committed, l.applied, l.stabled, describeEntries(l.allEntries()))
 }
 
 func scenarioIDs(args []string) ([]uint64, error) {

@@ -483,8 +483,9 @@ func (c *simCluster) checkNode(n *simNode) {
 		}
 		c.leaders[r.Term] = n.id
 	}
-	for i := l.firstIndex(); i <= l.committed; i++ {
-		e := l.entries[i-l.firstIndex()]
+	first := labFirstIndex(l)
+	for i := first; i <= l.committed; i++ {
+		e := l.entries[i-first]
 		got := simCommitted{term: e.Term, dataHash: simDataHash(e.Data), entryType: e.EntryType}
 		want, ok := c.committed[i]
 		if !ok {
@@ -504,7 +505,7 @@ func (c *simCluster) checkLeaderCompleteness(n *simNode) {
 	r := n.rn.Raft
 	l := r.RaftLog
 	for i, rec := range c.committed {
-		if rec.seenInTerm >= r.Term || i <= l.snapIndex {
+		if rec.seenInTerm >= r.Term || i < labFirstIndex(l) {
 			continue
 		}
 		if i > l.LastIndex() {
@@ -522,15 +523,16 @@ func (c *simCluster) checkLeaderCompleteness(n *simNode) {
 // term, they are identical up to it.
 func (c *simCluster) checkLogMatching(a, b *simNode) {
 	la, lb := a.rn.Raft.RaftLog, b.rn.Raft.RaftLog
-	lo := max(la.firstIndex(), lb.firstIndex())
+	fa, fb := labFirstIndex(la), labFirstIndex(lb)
+	lo := max(fa, fb)
 	hi := min(la.LastIndex(), lb.LastIndex())
 	for i := hi; i >= lo && i > 0; i-- {
-		ea, eb := la.entries[i-la.firstIndex()], lb.entries[i-lb.firstIndex()]
+		ea, eb := la.entries[i-fa], lb.entries[i-fb]
 		if ea.Term != eb.Term {
 			continue
 		}
 		for j := lo; j <= i; j++ {
-			x, y := la.entries[j-la.firstIndex()], lb.entries[j-lb.firstIndex()]
+			x, y := la.entries[j-fa], lb.entries[j-fb]
 			if x.Term != y.Term || x.EntryType != y.EntryType || !bytes.Equal(x.Data, y.Data) {
 				c.fail("log matching broken: nodes %d and %d agree on entry %d (term %d) but differ at %d: %s vs %s",
 					a.id, b.id, i, ea.Term, j, describeEntry(x), describeEntry(y))
@@ -539,6 +541,15 @@ func (c *simCluster) checkLogMatching(a, b *simNode) {
 		}
 		return
 	}
+}
+
+// labFirstIndex is the index of l.entries[0] (or of the entry that will
+// come first, when the log holds none after a snapshot).
+func labFirstIndex(l *RaftLog) uint64 {
+	if len(l.entries) > 0 {
+		return l.entries[0].Index
+	}
+	return l.LastIndex() + 1
 }
 
 func simDataHash(data []byte) uint64 {
@@ -605,7 +616,7 @@ func (c *simCluster) collectStalePeers() {
 	}
 	for _, id := range sortedKeys(c.nodes) {
 		// A node waiting to be added is no member in its own eyes and stays quiet.
-		if n := c.nodes[id]; n.live() && !member[id] && n.rn.Raft.isMember() {
+		if n := c.nodes[id]; n.live() && !member[id] && n.rn.Raft.Prs[id] != nil {
 			c.note("%d is not a member of the newest configuration %v and is collected", id, newest.app.members)
 			n.removed = true
 		}
