@@ -201,3 +201,10 @@ func TestMustPutFailsClearlyWhenNothingCommits(t *testing.T) {
 	cluster.MustPut([]byte("stuck"), []byte("v"))
 	t.Fatalf("MustPut succeeded on a network that drops everything")
 }
+
+func TestClusterIsNamedAfterItsTest(t *testing.T) {
+	helper := func() *Cluster { return NewTestCluster(1, config.NewTestConfig()) }
+	if c := helper(); c.label() != "TestClusterIsNamedAfterItsTest" {
+		t.Fatalf("a cluster made by a helper of this test is labelled %q", c.label())
+	}
+}

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,9 +69,30 @@ func NewTestCluster(count int, cfg *config.Config) *Cluster {
 		dbPaths:         make(map[uint64]string),
 		simulator:       NewNodeSimulator(schedulerClient),
 		cfg:             cfg,
+		name:            callerTestName(),
 		seed:            seed,
 		rng:             newLockedRand(seed),
 		requestTimeout:  defaultRequestTimeout,
+	}
+}
+
+// callerTestName is the name of the Test or Benchmark function that is
+// creating a cluster, found on the call stack ("" if none).
+func callerTestName() string {
+	pcs := make([]uintptr, 32)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	for {
+		frame, more := frames.Next()
+		name := frame.Function[strings.LastIndex(frame.Function, "/")+1:]
+		if _, fn, ok := strings.Cut(name, "."); ok {
+			fn, _, _ = strings.Cut(fn, ".")
+			if strings.HasPrefix(fn, "Test") || strings.HasPrefix(fn, "Benchmark") {
+				return fn
+			}
+		}
+		if !more {
+			return ""
+		}
 	}
 }
 
@@ -80,8 +103,8 @@ func (c *Cluster) label() string {
 	return c.baseDir
 }
 
-// Start creates every store's directory (kv/, raft/ and snap/ under one
-// temporary directory per store) and engines, bootstraps region 1 over all
+// Start creates every store's directory (kv/, raft/ and snap/, under the
+// cluster's temporary directory) and engines, bootstraps region 1 over all
 // keys with peer i on store i, tells the scheduler, and starts the stores.
 func (c *Cluster) Start() {
 	if !c.started.CompareAndSwap(false, true) {
