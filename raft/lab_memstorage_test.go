@@ -23,7 +23,7 @@ func labStorageAt(t *testing.T) *MemoryStorage {
 	return s
 }
 
-func TestMemStorageReads2C(t *testing.T) {
+func TestMemStorageReads(t *testing.T) {
 	s := labStorageAt(t)
 	first, _ := s.FirstIndex()
 	last, _ := s.LastIndex()
@@ -63,7 +63,7 @@ func TestMemStorageReads2C(t *testing.T) {
 	}
 }
 
-func TestMemStorageAppend2C(t *testing.T) {
+func TestMemStorageAppend(t *testing.T) {
 	tests := []struct {
 		ents  []pb.Entry
 		want  string
@@ -88,7 +88,7 @@ func TestMemStorageAppend2C(t *testing.T) {
 	}
 }
 
-func TestMemStorageSnapshotAndCompact2C(t *testing.T) {
+func TestMemStorageSnapshotAndCompact(t *testing.T) {
 	s := labStorageAt(t)
 	if _, err := s.CreateSnapshot(3, nil, nil); err != ErrSnapOutOfDate {
 		t.Errorf("CreateSnapshot at the current snapshot: %v, want ErrSnapOutOfDate", err)

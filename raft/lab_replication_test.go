@@ -171,6 +171,19 @@ func TestRuleProposalReplicated2AB(t *testing.T) {
 	}
 }
 
+// A single node is its own majority: what it appends is committed at once.
+func TestRuleSingleNodeCommitsAtOnce2AB(t *testing.T) {
+	r := labRaft(1, []uint64{1}, NewMemoryStorage())
+	if err := r.Step(pb.Message{MsgType: pb.MessageType_MsgHup}); err != nil {
+		t.Fatal(err)
+	}
+	labPropose(t, r, "x")
+	if r.RaftLog.committed != 2 || len(r.msgs) != 0 {
+		t.Errorf("single node after its no-op and one proposal: commit %d, %d messages; want commit 2 and none",
+			r.RaftLog.committed, len(r.msgs))
+	}
+}
+
 // An entry is committed once a majority stores it (half is not enough).
 func TestRuleCommitByMajority2AB(t *testing.T) {
 	for _, size := range []int{4, 5} {
@@ -350,7 +363,7 @@ func TestRuleProposalDroppedOffLeader2AB(t *testing.T) {
 
 // End to end over a simulated network: every node applies the same
 // proposals in the same order, including one that crashed and restarted.
-func TestRuleReplicationEndToEnd2AB(t *testing.T) {
+func TestRuleReplicationEndToEnd2AC(t *testing.T) {
 	c := newSimCluster(3, 7, 10, 1, 0)
 	if err := c.nodes[1].rn.Campaign(); err != nil {
 		t.Fatal(err)

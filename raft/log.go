@@ -217,16 +217,16 @@ func (l *RaftLog) commitTo(i uint64) {
 	l.committed = i
 }
 
-//lab:end
-
-//lab:begin 2AB
-
 // appendNew appends an entry at the end of the log (the leader's own
 // proposals) and returns the new last index.
 func (l *RaftLog) appendNew(e pb.Entry) uint64 {
 	l.entries = append(l.entries, e)
 	return l.LastIndex()
 }
+
+//lab:end
+
+//lab:begin 2AB
 
 // maybeAppend is the receiver side of an append: if the log has the entry
 // (prevIndex, prevTerm) it takes ents after it, truncating a conflicting
@@ -340,12 +340,15 @@ func (l *RaftLog) restore(snap *pb.Snapshot) {
 	l.pendingSnapshot = snap
 }
 
+//lab:end
+
 // snapshotApplied records that the application applied the snapshot at
 // index; a newer pending snapshot stays pending.
 func (l *RaftLog) snapshotApplied(index uint64) {
+	// Your Code Here (2C).
+	//lab:begin 2C
 	if l.pendingSnapshot != nil && l.pendingSnapshot.Metadata.Index == index {
 		l.pendingSnapshot = nil
 	}
+	//lab:end
 }
-
-//lab:end

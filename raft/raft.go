@@ -233,7 +233,7 @@ func (r *Raft) sendAppend(to uint64) bool {
 	if pr == nil || to == r.id {
 		return false
 	}
-	if pr.pendingSnapshot != 0 {
+	if pr.waitingForSnapshot() {
 		return false
 	}
 	last := r.RaftLog.LastIndex()
@@ -340,7 +340,12 @@ func (r *Raft) becomeLeader() {
 	// An uncommitted conf change may hide in the log: wait until all of it
 	// is applied before accepting another.
 	r.PendingConfIndex = last
-	r.appendEntries([]*pb.Entry{{}})
+	// The no-op of the new term: committing it commits everything before.
+	r.RaftLog.appendNew(pb.Entry{Term: r.Term, Index: last + 1})
+	if pr := r.Prs[r.id]; pr != nil {
+		pr.Match, pr.Next = last+1, last+2
+	}
+	r.maybeCommit()
 	log.Infof("[elect] peer=%d term=%d became leader at index %d", r.id, r.Term, last+1)
 	//lab:end
 }

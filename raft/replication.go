@@ -1,5 +1,3 @@
-//lab:file 2AB
-
 package raft
 
 import (
@@ -10,6 +8,8 @@ import (
 // propose handles MsgPropose on the leader: append the entries to the
 // log and send them out.
 func (r *Raft) propose(ents []*pb.Entry) error {
+	// Your Code Here (2AB).
+	//lab:begin 2AB
 	if r.leadTransferee != None {
 		log.Debugf("[propose] peer=%d term=%d dropped a proposal: transferring leadership to %d", r.id, r.Term, r.leadTransferee)
 		return ErrProposalDropped
@@ -23,7 +23,12 @@ func (r *Raft) propose(ents []*pb.Entry) error {
 	r.appendEntries(ents)
 	r.bcastAppend()
 	return nil
+	//lab:else
+	//	return ErrProposalDropped
+	//lab:end
 }
+
+//lab:begin 2AB
 
 // appendEntries appends entries of the current term to the leader's log.
 // A conf change is refused (turned into an empty entry) while another one
@@ -50,12 +55,17 @@ func (r *Raft) appendEntries(ents []*pb.Entry) {
 	r.maybeCommit()
 }
 
+//lab:end
+
 // bcastAppend sends every other member what it lacks, with the commit
 // index.
 func (r *Raft) bcastAppend() {
+	// Your Code Here (2AB).
+	//lab:begin 2AB
 	for _, id := range r.peers() {
 		r.sendAppend(id)
 	}
+	//lab:end
 }
 
 // maybeCommit raises the commit index to the highest index stored on a
@@ -63,6 +73,8 @@ func (r *Raft) bcastAppend() {
 // are committed only indirectly (Raft §5.4.2, figure 8). Reports whether
 // the commit index moved.
 func (r *Raft) maybeCommit() bool {
+	// Your Code Here (2AB).
+	//lab:begin 2AB
 	if len(r.Prs) == 0 {
 		return false
 	}
@@ -82,12 +94,17 @@ func (r *Raft) maybeCommit() bool {
 		log.Debugf("[commit] peer=%d term=%d committed up to %d", r.id, r.Term, n)
 	}
 	return true
+	//lab:else
+	//	return false
+	//lab:end
 }
 
 // handleAppendResponse updates the peer's progress from its answer to an
 // append: on success the commit index may move; on rejection the leader
 // backs off and sends again.
 func (r *Raft) handleAppendResponse(m pb.Message) {
+	// Your Code Here (2AB).
+	//lab:begin 2AB
 	pr := r.Prs[m.From]
 	if pr == nil {
 		return
@@ -115,14 +132,17 @@ func (r *Raft) handleAppendResponse(m pb.Message) {
 	if m.From == r.leadTransferee && pr.Match == r.RaftLog.LastIndex() {
 		r.sendTimeoutNow(m.From)
 	}
+	//lab:end
 }
+
+//lab:begin 2AB
 
 // handleAppendReject moves Next back after a rejection. The follower's hint
 // (m.Index, m.LogTerm) is the highest entry that may still match; our
 // entries with a term above the hint's cannot, so they are skipped too. Next
 // always moves back by at least one, and never to Match or below.
 func (r *Raft) handleAppendReject(m pb.Message, pr *Progress) {
-	if pr.pendingSnapshot != 0 || m.Index < pr.Match {
+	if pr.waitingForSnapshot() || m.Index < pr.Match {
 		// An answer to an append sent before the snapshot (wait for the
 		// snapshot), or an old one: the peer holds Match already.
 		return
@@ -143,11 +163,16 @@ func (r *Raft) handleAppendReject(m pb.Message, pr *Progress) {
 	r.sendAppend(m.From)
 }
 
+//lab:end
+
 // handleHeartbeatResponse catches up a follower that lags behind: the
 // heartbeat carries no entries, its answer tells the peer is reachable.
 func (r *Raft) handleHeartbeatResponse(m pb.Message) {
+	// Your Code Here (2AB).
+	//lab:begin 2AB
 	pr := r.Prs[m.From]
 	if pr != nil && pr.Match < r.RaftLog.LastIndex() {
 		r.sendAppend(m.From)
 	}
+	//lab:end
 }

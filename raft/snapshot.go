@@ -1,5 +1,3 @@
-//lab:file 2C
-
 package raft
 
 import (
@@ -13,6 +11,8 @@ import (
 // while (ErrSnapshotTemporarilyUnavailable): the next heartbeat answer or
 // append tries again. Reports whether a message was sent.
 func (r *Raft) sendSnapshot(to uint64, pr *Progress) bool {
+	// Your Code Here (2C).
+	//lab:begin 2C
 	var snap pb.Snapshot
 	if p := r.RaftLog.pendingSnapshot; p != nil {
 		snap = *p
@@ -39,19 +39,38 @@ func (r *Raft) sendSnapshot(to uint64, pr *Progress) bool {
 	log.Infof("[snap] peer=%d term=%d sent snapshot at index %d term %d to %d", r.id, r.Term, index, snap.Metadata.Term, to)
 	r.send(pb.Message{MsgType: pb.MessageType_MsgSnapshot, To: to, Snapshot: &snap})
 	return true
+	//lab:else
+	//	return false
+	//lab:end
+}
+
+// waitingForSnapshot reports whether a snapshot sent to the peer is still
+// unacknowledged: entries sent meanwhile would follow a log it lacks.
+func (pr *Progress) waitingForSnapshot() bool {
+	// Your Code Here (2C).
+	//lab:begin 2C
+	return pr.pendingSnapshot != 0
+	//lab:else
+	//	return false
+	//lab:end
 }
 
 // snapshotAcknowledged ends the wait for a snapshot once the peer's log
 // reaches it.
 func (r *Raft) snapshotAcknowledged(pr *Progress) {
+	// Your Code Here (2C).
+	//lab:begin 2C
 	if pr.pendingSnapshot != 0 && pr.Match >= pr.pendingSnapshot {
 		pr.pendingSnapshot = 0
 	}
+	//lab:end
 }
 
 // tickSnapshotWaits gives up on snapshots unanswered for an election
 // timeout (lost on the way, or refused): the peer gets a new one.
 func (r *Raft) tickSnapshotWaits() {
+	// Your Code Here (2C).
+	//lab:begin 2C
 	for id, pr := range r.Prs {
 		if pr.pendingSnapshot == 0 {
 			continue
@@ -63,4 +82,5 @@ func (r *Raft) tickSnapshotWaits() {
 			pr.Next = pr.Match + 1
 		}
 	}
+	//lab:end
 }

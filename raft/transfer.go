@@ -1,5 +1,3 @@
-//lab:file 3A
-
 package raft
 
 import (
@@ -16,6 +14,8 @@ import (
 // handleTransferLeader handles MsgTransferLeader on the leader; m.From is
 // the transferee.
 func (r *Raft) handleTransferLeader(m pb.Message) {
+	// Your Code Here (3A).
+	//lab:begin 3A
 	transferee := m.From
 	if transferee == r.id {
 		if r.leadTransferee != None {
@@ -41,11 +41,14 @@ func (r *Raft) handleTransferLeader(m pb.Message) {
 		return
 	}
 	r.sendAppend(transferee)
+	//lab:end
 }
 
 // forwardTransferLeader passes a transfer request that reached a follower
 // on to the leader it knows (if any).
 func (r *Raft) forwardTransferLeader(m pb.Message) {
+	// Your Code Here (3A).
+	//lab:begin 3A
 	if r.Lead == None {
 		log.Debugf("[transfer] peer=%d term=%d dropped a transfer to %d: no leader known", r.id, r.Term, m.From)
 		return
@@ -53,23 +56,33 @@ func (r *Raft) forwardTransferLeader(m pb.Message) {
 	m.To = r.Lead
 	m.Term = r.Term
 	r.msgs = append(r.msgs, m)
+	//lab:end
 }
 
 // sendTimeoutNow tells the transferee, whose log is now up to date, to
 // campaign at once.
 func (r *Raft) sendTimeoutNow(to uint64) {
+	// Your Code Here (3A).
+	//lab:begin 3A
 	log.Infof("[transfer] peer=%d term=%d %d is up to date, asking it to campaign", r.id, r.Term, to)
 	r.send(pb.Message{MsgType: pb.MessageType_MsgTimeoutNow, To: to})
+	//lab:end
 }
 
 // handleTimeoutNow makes a follower campaign whatever its timer says.
 func (r *Raft) handleTimeoutNow(m pb.Message) {
+	// Your Code Here (3A).
+	//lab:begin 3A
 	log.Infof("[transfer] peer=%d term=%d asked by %d to campaign now", r.id, r.Term, m.From)
 	r.campaign()
+	//lab:end
 }
 
 // abortLeaderTransfer gives the transfer up; the leader takes proposals again.
 func (r *Raft) abortLeaderTransfer(why string) {
+	// Your Code Here (3A).
+	//lab:begin 3A
 	log.Infof("[transfer] peer=%d term=%d gave up transferring leadership to %d: %s", r.id, r.Term, r.leadTransferee, why)
 	r.leadTransferee = None
+	//lab:end
 }
