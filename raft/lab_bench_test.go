@@ -146,7 +146,7 @@ func BenchmarkRaft3Nodes(b *testing.B) {
 	b.ReportMetric(perSec, "entries/s")
 	b.ReportMetric(allocs, "allocs/entry")
 	if benchFinalRun(b, elapsed) {
-		fmt.Printf("raft: nodes=3 entry_bytes=%d committed_per_sec=%.0f allocs_per_entry=%.1f\n", benchEntryBytes, perSec, allocs)
+		fmt.Printf("\nraft: nodes=3 entry_bytes=%d committed_per_sec=%.0f allocs_per_entry=%.1f\n", benchEntryBytes, perSec, allocs)
 	}
 }
 
