@@ -199,8 +199,8 @@ func (d *clusterDriver) checkCaughtUp(round int, storeID uint64) {
 				break
 			}
 			if time.Now().After(deadline) {
-				d.fatalf("round %d: store %d caught up by snapshot, but %v later its engine has %q = %q (err %v), want %q",
-					round, storeID, engineWaitTimeout, key, val, err, want)
+				d.fatalf("round %d: store %d received a snapshot, but %v later its engine has %q = %q (err %v), want %q\n%s",
+					round, storeID, engineWaitTimeout, key, val, err, want, d.progressReport())
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -390,7 +390,7 @@ func (d *clusterDriver) runLagger(id uint64) error {
 	for d.cluster.transport().SnapshotsSentTo(id) == snapshotsBefore {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("store %d was stopped with its last log entry at %d while the others compacted their logs past it; "+
-				"restarted, it received no snapshot within %v", id, raftState.LastIndex, engineWaitTimeout)
+				"restarted, it received no snapshot within %v\n%s", id, raftState.LastIndex, engineWaitTimeout, d.progressReport())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -415,6 +415,27 @@ func (d *clusterDriver) waitCompactedPast(stopped, regionID, lastIndex uint64) b
 		time.Sleep(20 * time.Millisecond)
 	}
 	return false
+}
+
+// progressReport describes, store by store, how far each one is with
+// region 1: what it applied, where its log starts and ends.
+func (d *clusterDriver) progressReport() string {
+	var b strings.Builder
+	for id := uint64(1); id <= uint64(d.sc.stores); id++ {
+		engines := d.cluster.engines[id]
+		fmt.Fprintf(&b, "\tstore %d:", id)
+		if apply, err := meta.GetApplyState(engines.Kv, 1); err == nil {
+			fmt.Fprintf(&b, " applied %d, truncated at %d", apply.AppliedIndex, apply.GetTruncatedState().GetIndex())
+		} else {
+			fmt.Fprintf(&b, " no apply state (%v)", err)
+		}
+		if raftState, err := meta.GetRaftLocalState(engines.Raft, 1); err == nil {
+			fmt.Fprintf(&b, ", last log entry %d, term %d, commit %d", raftState.LastIndex,
+				raftState.GetHardState().GetTerm(), raftState.GetHardState().GetCommit())
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }
 
 // restartAllStores crashes every store and starts them again.
