@@ -23,7 +23,11 @@ import (
 
 const (
 	simMaxOps       = 3000
-	simConvergeRuns = 200
+	// Rounds of ticks allowed for progress once failures stop. Without
+	// pre-vote, a member that missed a conf change (it does not know one of
+	// the members) can keep outrunning the only candidate it could elect
+	// for many elections before the random timeouts let the candidate win.
+	simConvergeRuns = 1000
 	// a run is a few milliseconds; one that takes seconds is stuck
 	simRunBudget = 10 * time.Second
 )
