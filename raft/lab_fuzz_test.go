@@ -22,7 +22,7 @@ import (
 )
 
 const (
-	simMaxOps       = 3000
+	simMaxOps = 3000
 	// Rounds of ticks allowed for progress once failures stop. Without
 	// pre-vote, a member that missed a conf change (it does not know one of
 	// the members) can keep outrunning the only candidate it could elect
