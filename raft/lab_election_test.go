@@ -68,8 +68,9 @@ func TestRuleHigherTermMakesFollower2AA(t *testing.T) {
 	}
 }
 
-// A message of a lower term changes nothing; only a stale vote request gets
-// an answer (a rejection that carries the current term).
+// A message of a lower term changes nothing; a stale request (vote,
+// append, heartbeat, snapshot) gets an answer that carries the current
+// term, so that its sender learns it.
 func TestRuleStaleTermIgnored2AA(t *testing.T) {
 	types := []pb.MessageType{
 		pb.MessageType_MsgAppend, pb.MessageType_MsgHeartbeat, pb.MessageType_MsgSnapshot,
@@ -94,16 +95,22 @@ func TestRuleStaleTermIgnored2AA(t *testing.T) {
 			if d := diffu(before, ltoa(r.RaftLog)); d != "" {
 				t.Errorf("%s: stale %s changed the log:\n%s", st, mt, d)
 			}
+			answers := map[pb.MessageType]pb.MessageType{
+				pb.MessageType_MsgRequestVote: pb.MessageType_MsgRequestVoteResponse,
+				pb.MessageType_MsgHeartbeat:   pb.MessageType_MsgHeartbeatResponse,
+				pb.MessageType_MsgAppend:      pb.MessageType_MsgAppendResponse,
+				pb.MessageType_MsgSnapshot:    pb.MessageType_MsgAppendResponse,
+			}
 			msgs := takeMsgs(r)
-			want := 0
-			if mt == pb.MessageType_MsgRequestVote {
-				want = 1
+			answer, isRequest := answers[mt]
+			if !isRequest {
+				if len(msgs) != 0 {
+					t.Errorf("%s: stale %s was answered:\n%s", st, mt, describeMsgs(msgs))
+				}
+				continue
 			}
-			if len(msgs) != want {
-				t.Fatalf("%s: stale %s produced %d messages, want %d:\n%s", st, mt, len(msgs), want, describeMsgs(msgs))
-			}
-			if want == 1 && (msgs[0].MsgType != pb.MessageType_MsgRequestVoteResponse || !msgs[0].Reject || msgs[0].Term != term) {
-				t.Errorf("%s: answer to a stale vote request is %s, want a rejection of term %d", st, describeMsg(msgs[0]), term)
+			if len(msgs) != 1 || msgs[0].MsgType != answer || msgs[0].Term != term || msgs[0].To != 2 {
+				t.Errorf("%s: answer to a stale %s:\n%s\nwant one %s of term %d to 2", st, mt, describeMsgs(msgs), answer, term)
 			}
 		}
 	}

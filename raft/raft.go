@@ -536,16 +536,30 @@ func (r *Raft) stepTerm(m pb.Message) bool {
 		r.becomeFollower(m.Term, lead)
 		return true
 	case m.Term < r.Term:
-		if m.MsgType == pb.MessageType_MsgRequestVote {
-			// Figure 2: reply false to a stale request. The candidate learns
-			// our term; otherwise a candidate whose term fell behind could
-			// keep campaigning in vain to a node that never answers.
-			r.send(pb.Message{MsgType: pb.MessageType_MsgRequestVoteResponse, To: m.From, Reject: true})
-		}
+		r.answerStale(m)
 		log.Debugf("[msg] peer=%d term=%d ignored %s of stale term %d from %d", r.id, r.Term, m.MsgType, m.Term, m.From)
 		return false
 	}
 	return true
+}
+
+// answerStale rejects a request of a stale term (figure 2: "reply false if
+// term < currentTerm"), so that its sender learns the current term. Without
+// it, a leader or candidate whose term fell behind would keep talking in
+// vain to a node that never answers: a new member that learned a higher
+// term from a removed node would never get its first append.
+func (r *Raft) answerStale(m pb.Message) {
+	if m.From == None {
+		return
+	}
+	switch m.MsgType {
+	case pb.MessageType_MsgRequestVote:
+		r.send(pb.Message{MsgType: pb.MessageType_MsgRequestVoteResponse, To: m.From, Reject: true})
+	case pb.MessageType_MsgHeartbeat:
+		r.send(pb.Message{MsgType: pb.MessageType_MsgHeartbeatResponse, To: m.From})
+	case pb.MessageType_MsgAppend, pb.MessageType_MsgSnapshot:
+		r.send(pb.Message{MsgType: pb.MessageType_MsgAppendResponse, To: m.From, Reject: true})
+	}
 }
 
 // isMember reports whether this node is in its own membership: a node that
