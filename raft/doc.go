@@ -26,7 +26,9 @@ election and has at most one leader. Every message carries the sender's
 term, and every node obeys two rules before anything else (Step):
 
   - a message of a higher term makes the node a follower of that term;
-  - a message of a lower term is stale and ignored.
+  - a message of a lower term is stale: it changes nothing, and a stale
+    request only gets an answer carrying the current term, so that its
+    sender learns it.
 
 A node is in one of three states:
 
