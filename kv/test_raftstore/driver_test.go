@@ -158,12 +158,11 @@ func (d *clusterDriver) runRound(round int) {
 	chaosDone := make(chan struct{})
 	go d.runChaos(&stopChaos, d.rng.Int63(), chaosDone)
 	lagger := uint64(d.rng.Intn(d.sc.stores) + 1)
-	laggedBefore := d.lagged
-	laggerDone := make(chan error, 1)
+	laggerDone := make(chan lagResult, 1)
 	go func() { laggerDone <- d.runLagger(lagger) }()
 
 	time.Sleep(d.sc.roundTime)
-	laggerErr := <-laggerDone
+	lag := <-laggerDone
 	stopChaos.Store(true)
 	<-chaosDone
 	// Heal the network so that requests stuck in a minority finish.
@@ -174,17 +173,42 @@ func (d *clusterDriver) runRound(round int) {
 	for err := range errs {
 		d.fatalf("round %d: %v", round, err)
 	}
-	if laggerErr != nil {
-		d.fatalf("round %d: %v", round, laggerErr)
+	if lag.err != nil {
+		d.fatalf("round %d: %v", round, lag.err)
 	}
-	if d.lagged > laggedBefore {
-		d.checkCaughtUp(round, lagger)
+	if lag.needed {
+		d.checkCaughtUpBySnapshot(round, lag)
 	}
 }
 
-// checkCaughtUp checks that a store restarted behind the compacted log now
-// holds every client's last append in its own engine.
-func (d *clusterDriver) checkCaughtUp(round int, storeID uint64) {
+// checkCaughtUpBySnapshot checks, on the healed network, that a store
+// restarted behind the compacted log receives a snapshot and then holds
+// every client's last append in its own engine.
+func (d *clusterDriver) checkCaughtUpBySnapshot(round int, lag lagResult) {
+	d.lagged++
+	deadline := time.Now().Add(engineWaitTimeout)
+	for d.cluster.transport().SnapshotsSentTo(lag.store) == lag.snapshotsBefore {
+		if time.Now().After(deadline) {
+			d.fatalf("round %d: store %d was stopped with its last log entry at %d while the others compacted their logs past it; "+
+				"restarted, it received no snapshot within %v of the end of the round\n%s",
+				round, lag.store, lag.lastIndex, engineWaitTimeout, d.progressReport())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Followers learn the commit index only from appends (heartbeats do not
+	// carry it): if the append announcing the last commit was lost, a
+	// follower stays one step behind until the next write. One more write
+	// brings everyone up to date.
+	nudge := []byte("lagger-nudge")
+	if _, err := d.cluster.request(nudge, []*raft_cmdpb.Request{NewPutCfCmd(engine_util.CfDefault, nudge, []byte(fmt.Sprint(round)))}, d.opTimeout); err != nil {
+		d.fatalf("round %d: write after the lagging store restarted: %v", round, err)
+	}
+	d.checkHoldsLastAppends(round, lag.store)
+}
+
+// checkHoldsLastAppends checks that the store's own engine holds the last
+// append of every client.
+func (d *clusterDriver) checkHoldsLastAppends(round int, storeID uint64) {
 	engines := d.cluster.engines[storeID]
 	for cli := 0; cli < d.sc.clients; cli++ {
 		last := d.appended[cli] - 1
@@ -364,37 +388,37 @@ func sleepUnless(stop *atomic.Bool, d time.Duration) {
 // others to compact their logs past it.
 const lagWaitLimit = 15 * time.Second
 
+// lagResult is what happened to a round's lagging store.
+type lagResult struct {
+	store           uint64
+	lastIndex       uint64 // its last log entry when it stopped
+	snapshotsBefore int    // snapshots it had received before
+	needed          bool   // the others compacted past lastIndex: only a snapshot can catch it up
+	err             error
+}
+
 // runLagger, in a lagger scenario, stops store id a quarter into the round,
 // waits until the running stores have compacted their logs past the last
-// entry it holds, starts it again and checks that it catches up by a
-// snapshot.
-func (d *clusterDriver) runLagger(id uint64) error {
+// entry it holds, and starts it again.
+func (d *clusterDriver) runLagger(id uint64) lagResult {
+	res := lagResult{store: id}
 	if !d.sc.lagger {
-		return nil
+		return res
 	}
 	time.Sleep(d.sc.roundTime / 4)
 	region := d.cluster.GetRegion(nil)
 	d.cluster.StopServer(id)
 	raftState, err := meta.GetRaftLocalState(d.cluster.engines[id].Raft, region.Id)
 	if err != nil {
-		return fmt.Errorf("lagging store %d: read its raft state: %v", id, err)
+		d.cluster.StartServer(id)
+		res.err = fmt.Errorf("lagging store %d: read its raft state: %v", id, err)
+		return res
 	}
-	snapshotsBefore := d.cluster.transport().SnapshotsSentTo(id)
-	passed := d.waitCompactedPast(id, region.Id, raftState.LastIndex)
+	res.lastIndex = raftState.LastIndex
+	res.snapshotsBefore = d.cluster.transport().SnapshotsSentTo(id)
+	res.needed = d.waitCompactedPast(id, region.Id, raftState.LastIndex)
 	d.cluster.StartServer(id)
-	if !passed {
-		return nil
-	}
-	d.lagged++
-	deadline := time.Now().Add(engineWaitTimeout)
-	for d.cluster.transport().SnapshotsSentTo(id) == snapshotsBefore {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("store %d was stopped with its last log entry at %d while the others compacted their logs past it; "+
-				"restarted, it received no snapshot within %v\n%s", id, raftState.LastIndex, engineWaitTimeout, d.progressReport())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return nil
+	return res
 }
 
 // waitCompactedPast waits until a running store's truncated index reaches
