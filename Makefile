@@ -93,4 +93,4 @@ bench-snapshot:
 # FUZZ_TIME sets how long the raft safety fuzzer runs (default 5m).
 FUZZ_TIME ?= 5m
 fuzz-raft:
-	$(GO) test ./raft -run '^$$' -fuzz '^FuzzClusterSafety3A$$' -fuzztime $(FUZZ_TIME)
+	$(GO) test ./raft -run '^$$' -fuzz '^FuzzClusterSafety3A$$' -fuzztime $(FUZZ_TIME) -fuzzminimizetime 1s
