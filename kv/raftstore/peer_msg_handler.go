@@ -46,13 +46,9 @@ func (d *peerMsgHandler) HandleRaftReady() {
 	if err != nil {
 		log.Panicf("[persist] %s saving ready state failed: %v", d.Tag, err)
 	}
-	//lab:end
-	//lab:begin 2C
 	if result != nil {
 		d.onSnapshotApplied(result)
 	}
-	//lab:end
-	//lab:begin 2B
 	d.Send(d.ctx.trans, rd.Messages)
 	if len(rd.CommittedEntries) > 0 {
 		newApplier(d).applyEntries(rd.CommittedEntries)
@@ -64,7 +60,8 @@ func (d *peerMsgHandler) HandleRaftReady() {
 	//lab:end
 }
 
-// onSnapshotApplied records the region a snapshot brought in the store's view.
+// onSnapshotApplied records the region a snapshot brought in the store's
+// view; HandleRaftReady calls it when SaveReadyState applied a snapshot.
 func (d *peerMsgHandler) onSnapshotApplied(result *ApplySnapResult) {
 	storeMeta := d.ctx.storeMeta
 	storeMeta.Lock()
