@@ -6,6 +6,7 @@ import (
 	"github.com/Connor1996/badger"
 	"github.com/pingcap/errors"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/meta"
+	"github.com/tinykv-lab/tinykv/kv/util/engine_util"
 	"github.com/tinykv-lab/tinykv/kv/util/worker"
 	"github.com/tinykv-lab/tinykv/log"
 )
@@ -74,15 +75,7 @@ func gcRaftLog(raftDB *badger.DB, regionID, startIdx, endIdx uint64) (uint64, er
 		if err != nil || len(keys) == 0 {
 			return deleted, err
 		}
-		err = raftDB.Update(func(txn *badger.Txn) error {
-			for _, key := range keys {
-				if err := txn.Delete(key); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
+		if err := engine_util.DeleteKeys(raftDB, keys); err != nil {
 			return deleted, errors.Annotate(err, "delete raft log batch")
 		}
 		deleted += uint64(len(keys))

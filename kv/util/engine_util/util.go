@@ -112,18 +112,23 @@ func deleteRangeCF(db *badger.DB, cf string, startKey, endKey []byte) error {
 		if len(keys) == 0 {
 			return nil
 		}
-		err = db.Update(func(txn *badger.Txn) error {
-			for _, key := range keys {
-				if err := txn.Delete(key); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
+		if err := DeleteKeys(db, keys); err != nil {
 			return errors.Annotatef(err, "delete range of cf %s", cf)
 		}
 	}
+}
+
+// DeleteKeys deletes raw badger keys (no column family added) in one
+// transaction; callers keep the list small enough for one.
+func DeleteKeys(db *badger.DB, keys [][]byte) error {
+	return db.Update(func(txn *badger.Txn) error {
+		for _, key := range keys {
+			if err := txn.Delete(key); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // collectKeys lists up to limit badger keys of column family cf in
