@@ -86,6 +86,7 @@ type clusterDriver struct {
 }
 
 func runGenericScenario(t *testing.T, sc scenario) {
+	defer failOnHarnessPanic(t)
 	d := newClusterDriver(t, sc.withDefaults())
 	defer d.cluster.Shutdown()
 	d.waitForLeader()
@@ -125,6 +126,16 @@ func newClusterDriver(t *testing.T, sc scenario) *clusterDriver {
 		opTimeout:       cluster.requestTimeout,
 		appended:        make([]int, sc.clients),
 		puts:            make([]int, sc.clients),
+	}
+}
+
+// failOnHarnessPanic turns the panic of a failed harness helper (which has
+// already shut the clusters down) into a test failure, so that the tests
+// after this one still run.
+func failOnHarnessPanic(t *testing.T) {
+	t.Helper()
+	if r := recover(); r != nil {
+		t.Fatalf("%v", r)
 	}
 }
 

@@ -57,6 +57,7 @@ func TestClusterPersistPartitionUnreliable2B(t *testing.T) {
 // in the majority, then with it in a minority of two, and checks who may
 // and who may not see the writes.
 func TestClusterOnePartition2B(t *testing.T) {
+	defer failOnHarnessPanic(t)
 	cluster := NewTestCluster(5, config.NewTestConfig())
 	cluster.name = t.Name()
 	cluster.Start()

@@ -21,6 +21,7 @@ const gcLimit2C = 20
 // TestClusterOneSnapshot2C isolates a follower, compacts the log past it,
 // heals the network and checks that the follower catches up by snapshot.
 func TestClusterOneSnapshot2C(t *testing.T) {
+	defer failOnHarnessPanic(t)
 	cfg := config.NewTestConfig()
 	cfg.RaftLogGcCountLimit = 10
 	cluster := NewTestCluster(3, cfg)
