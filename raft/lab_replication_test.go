@@ -290,21 +290,36 @@ func TestRuleHeartbeatDoesNotCommit2AB(t *testing.T) {
 }
 
 // A heartbeat answer from a follower that lags makes the leader send it
-// what it lacks; from an up-to-date follower, nothing.
+// what it lacks; from an up-to-date follower, nothing. A follower whose
+// log is complete but whose commit index is behind (it lost the append
+// that announced the commit) gets an append too, which carries the commit.
 func TestRuleHeartbeatResponseCatchesUp2AB(t *testing.T) {
 	r := labLeader(t, []uint64{1, 2, 3})
 	labPropose(t, r, "x")
 	takeMsgs(r) // lost
 	labAck(t, r, 3, 2)
 	takeMsgs(r)
-	for _, from := range []uint64{2, 3} {
-		if err := r.Step(pb.Message{MsgType: pb.MessageType_MsgHeartbeatResponse, From: from, To: 1, Term: 1}); err != nil {
+	committed := r.RaftLog.committed
+	answers := []pb.Message{
+		{MsgType: pb.MessageType_MsgHeartbeatResponse, From: 2, To: 1, Term: 1, Commit: committed - 1},
+		{MsgType: pb.MessageType_MsgHeartbeatResponse, From: 3, To: 1, Term: 1, Commit: committed},
+	}
+	for _, m := range answers {
+		if err := r.Step(m); err != nil {
 			t.Fatal(err)
 		}
 	}
 	msgs := takeMsgs(r)
 	if len(msgs) != 1 || msgs[0].To != 2 || msgs[0].MsgType != pb.MessageType_MsgAppend {
 		t.Errorf("after heartbeat answers of lagging 2 and up-to-date 3:\n%s\nwant one append to 2", describeMsgs(msgs))
+	}
+	// 3 has every entry but did not learn the last commit.
+	if err := r.Step(pb.Message{MsgType: pb.MessageType_MsgHeartbeatResponse, From: 3, To: 1, Term: 1, Commit: committed - 1}); err != nil {
+		t.Fatal(err)
+	}
+	msgs = takeMsgs(r)
+	if len(msgs) != 1 || msgs[0].To != 3 || msgs[0].MsgType != pb.MessageType_MsgAppend || msgs[0].Commit != committed {
+		t.Errorf("after a heartbeat answer of 3 behind in commit:\n%s\nwant one append to 3 with commit %d", describeMsgs(msgs), committed)
 	}
 }
 

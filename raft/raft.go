@@ -407,7 +407,10 @@ func (r *Raft) handleHeartbeat(m pb.Message) {
 	//lab:begin 2AA
 	r.Lead = m.From
 	r.electionElapsed = 0
-	r.send(pb.Message{MsgType: pb.MessageType_MsgHeartbeatResponse, To: m.From})
+	// The reply tells the leader how far this node committed: heartbeats
+	// carry no commit index, so a follower that missed the append which
+	// announced the last commit learns it from the append this triggers.
+	r.send(pb.Message{MsgType: pb.MessageType_MsgHeartbeatResponse, To: m.From, Commit: r.RaftLog.committed})
 	//lab:end
 }
 

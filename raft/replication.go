@@ -171,7 +171,7 @@ func (r *Raft) handleHeartbeatResponse(m pb.Message) {
 	// Your Code Here (2AB).
 	//lab:begin 2AB
 	pr := r.Prs[m.From]
-	if pr != nil && pr.Match < r.RaftLog.LastIndex() {
+	if pr != nil && (pr.Match < r.RaftLog.LastIndex() || m.Commit < r.RaftLog.committed) {
 		r.sendAppend(m.From)
 	}
 	//lab:end
