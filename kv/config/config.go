@@ -136,29 +136,19 @@ func NewDefaultConfig() *Config {
 	}
 }
 
-// NewTestConfig is the configuration used by tests: fast ticks, and a data
-// directory of its own under the OS temp dir (not created here; the test
-// removes it when it is done).
+// NewTestConfig is the configuration used by tests: fast ticks, raft mode,
+// and a data directory of its own under the OS temp dir (not created here;
+// the test removes it when it is done).
 func NewTestConfig() *Config {
-	return &Config{
-		StoreAddr:                           "127.0.0.1:20160",
-		Raft:                                true,
-		SchedulerAddr:                       "127.0.0.1:2379",
-		LogLevel:                            "info",
-		DBPath:                              newTestDBPath(),
-		RaftBaseTickInterval:                50 * time.Millisecond,
-		RaftHeartbeatTicks:                  2,
-		RaftElectionTimeoutTicks:            10,
-		RaftLogGCTickInterval:               50 * time.Millisecond,
-		RaftLogGcCountLimit:                 128000,
-		SplitRegionCheckTickInterval:        100 * time.Millisecond,
-		SchedulerHeartbeatTickInterval:      100 * time.Millisecond,
-		SchedulerStoreHeartbeatTickInterval: 500 * time.Millisecond,
-		RegionMaxSize:                       144 * MB,
-		RegionSplitSize:                     96 * MB,
-		SnapConcurrentSends:                 4,
-		SnapConcurrentRecvs:                 4,
-	}
+	c := NewDefaultConfig()
+	c.Raft = true
+	c.DBPath = newTestDBPath()
+	c.RaftBaseTickInterval = 50 * time.Millisecond
+	c.RaftLogGCTickInterval = 50 * time.Millisecond
+	c.SplitRegionCheckTickInterval = 100 * time.Millisecond
+	c.SchedulerHeartbeatTickInterval = 100 * time.Millisecond
+	c.SchedulerStoreHeartbeatTickInterval = 500 * time.Millisecond
+	return c
 }
 
 // newTestDBPath names a fresh directory under the OS temp dir.
