@@ -119,27 +119,10 @@ func (server *Server) KvCommit(_ context.Context, req *kvrpcpb.CommitRequest) (*
 		resp.Error = abortError(err)
 		return resp, nil
 	}
-	keys := uniqueKeys(req.Keys)
-	txn, done, err := server.beginLatched(req.Context, keys, req.StartVersion)
-	if err != nil {
-		resp.RegionError, resp.Error = storageFailure(err)
-		return resp, nil
+	commit := func(txn *mvcc.MvccTxn, key []byte) (*kvrpcpb.KeyError, error) {
+		return commitKey(txn, key, req.CommitVersion)
 	}
-	defer done()
-	for _, key := range keys {
-		keyErr, err := commitKey(txn, key, req.CommitVersion)
-		if err != nil {
-			resp.RegionError, resp.Error = storageFailure(err)
-			return resp, nil
-		}
-		if keyErr != nil {
-			resp.Error = keyErr
-			return resp, nil
-		}
-	}
-	if err := server.writeTxn(req.Context, txn, keys); err != nil {
-		resp.RegionError, resp.Error = storageFailure(err)
-	}
+	resp.RegionError, resp.Error = server.settleKeys(req.Context, req.StartVersion, uniqueKeys(req.Keys), commit)
 	return resp, nil
 	//lab:else
 	//	return nil, nil
@@ -252,27 +235,7 @@ func (server *Server) KvBatchRollback(_ context.Context, req *kvrpcpb.BatchRollb
 		resp.Error = abortError(err)
 		return resp, nil
 	}
-	keys := uniqueKeys(req.Keys)
-	txn, done, err := server.beginLatched(req.Context, keys, req.StartVersion)
-	if err != nil {
-		resp.RegionError, resp.Error = storageFailure(err)
-		return resp, nil
-	}
-	defer done()
-	for _, key := range keys {
-		keyErr, err := rollbackUnlessCommitted(txn, key)
-		if err != nil {
-			resp.RegionError, resp.Error = storageFailure(err)
-			return resp, nil
-		}
-		if keyErr != nil {
-			resp.Error = keyErr
-			return resp, nil
-		}
-	}
-	if err := server.writeTxn(req.Context, txn, keys); err != nil {
-		resp.RegionError, resp.Error = storageFailure(err)
-	}
+	resp.RegionError, resp.Error = server.settleKeys(req.Context, req.StartVersion, uniqueKeys(req.Keys), rollbackUnlessCommitted)
 	return resp, nil
 	//lab:else
 	//	return nil, nil
@@ -282,50 +245,29 @@ func (server *Server) KvBatchRollback(_ context.Context, req *kvrpcpb.BatchRollb
 // KvResolveLock settles every lock of the transaction starting at
 // req.StartVersion in the region: it commits them at req.CommitVersion, or
 // rolls them back when that is 0. Clients call it once they learnt the
-// transaction's fate from its primary (KvCheckTxnStatus).
+// transaction's fate from its primary (KvCheckTxnStatus). A request that
+// matches no lock (start version 0 included) succeeds and writes nothing.
 func (server *Server) KvResolveLock(_ context.Context, req *kvrpcpb.ResolveLockRequest) (*kvrpcpb.ResolveLockResponse, error) {
 	// Your Code Here (4C).
 	//lab:begin 4C
 	resp := &kvrpcpb.ResolveLockResponse{}
-	err := checkTs("start version", req.StartVersion)
-	if err == nil && req.CommitVersion != 0 {
-		err = checkCommitTs(req.StartVersion, req.CommitVersion)
-	}
-	if err != nil {
-		resp.Error = abortError(err)
-		return resp, nil
-	}
 	keys, err := server.lockedKeys(req.Context, req.StartVersion)
 	if err != nil || len(keys) == 0 {
 		resp.RegionError, resp.Error = storageFailure(err)
 		return resp, nil
 	}
-	// The locks were found without latches: each key is checked again below.
-	txn, done, err := server.beginLatched(req.Context, keys, req.StartVersion)
-	if err != nil {
-		resp.RegionError, resp.Error = storageFailure(err)
-		return resp, nil
-	}
-	defer done()
-	for _, key := range keys {
-		var keyErr *kvrpcpb.KeyError
-		if req.CommitVersion == 0 {
-			keyErr, err = rollbackUnlessCommitted(txn, key)
-		} else {
-			keyErr, err = commitKey(txn, key, req.CommitVersion)
-		}
-		if err != nil {
-			resp.RegionError, resp.Error = storageFailure(err)
+	settle := rollbackUnlessCommitted
+	if req.CommitVersion != 0 {
+		if err := checkCommitTs(req.StartVersion, req.CommitVersion); err != nil {
+			resp.Error = abortError(err)
 			return resp, nil
 		}
-		if keyErr != nil {
-			resp.Error = keyErr
-			return resp, nil
+		settle = func(txn *mvcc.MvccTxn, key []byte) (*kvrpcpb.KeyError, error) {
+			return commitKey(txn, key, req.CommitVersion)
 		}
 	}
-	if err := server.writeTxn(req.Context, txn, keys); err != nil {
-		resp.RegionError, resp.Error = storageFailure(err)
-	}
+	// The locks were found without latches: settleKeys checks each again.
+	resp.RegionError, resp.Error = server.settleKeys(req.Context, req.StartVersion, keys, settle)
 	return resp, nil
 	//lab:else
 	//	return nil, nil
@@ -349,6 +291,28 @@ func (server *Server) beginLatched(ctx *kvrpcpb.Context, keys [][]byte, startTs 
 		server.Latches.ReleaseLatches(keys)
 	}
 	return mvcc.NewMvccTxn(reader, startTs), done, nil
+}
+
+// settleKeys runs settle on every key in one txn at startTs, under latches,
+// and writes the txn's changes once every key succeeded. It returns what
+// the response reports: a region error, or the first key's error.
+func (server *Server) settleKeys(ctx *kvrpcpb.Context, startTs uint64, keys [][]byte,
+	settle func(txn *mvcc.MvccTxn, key []byte) (*kvrpcpb.KeyError, error)) (*errorpb.Error, *kvrpcpb.KeyError) {
+	txn, done, err := server.beginLatched(ctx, keys, startTs)
+	if err != nil {
+		return storageFailure(err)
+	}
+	defer done()
+	for _, key := range keys {
+		keyErr, err := settle(txn, key)
+		if err != nil {
+			return storageFailure(err)
+		}
+		if keyErr != nil {
+			return nil, keyErr
+		}
+	}
+	return storageFailure(server.writeTxn(ctx, txn, keys))
 }
 
 // writeTxn writes the changes of txn in one batch, after the latch

@@ -104,10 +104,6 @@ func txnBadCalls4C() []txnBadCall {
 			resp, err := srv.KvBatchRollback(nil, &kvrpcpb.BatchRollbackRequest{StartVersion: 100, Keys: [][]byte{{}}})
 			return resp.GetError().GetAbort(), err
 		}},
-		{"resolve start ts 0", "start version is 0", func(srv *server.Server) (string, error) {
-			resp, err := srv.KvResolveLock(nil, &kvrpcpb.ResolveLockRequest{CommitVersion: 110})
-			return resp.GetError().GetAbort(), err
-		}},
 		{"resolve commit before start", "commit version 90 is not after start version 100", func(srv *server.Server) (string, error) {
 			resp, err := srv.KvResolveLock(nil, &kvrpcpb.ResolveLockRequest{StartVersion: 100, CommitVersion: 90})
 			return resp.GetError().GetAbort(), err

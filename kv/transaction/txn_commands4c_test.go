@@ -283,6 +283,9 @@ func TestTxnResolveLockNothingToDo4C(t *testing.T) {
 	before := f.dump()
 	require.Nil(t, f.resolve(95, 120).Error, "a transaction without locks")
 	require.Nil(t, f.resolve(95, 0).Error)
+	// Start version 0 matches no lock (no transaction has it): not bad input.
+	require.Nil(t, f.resolve(0, 0).Error, "start version 0, commit version 0")
+	require.Nil(t, f.resolve(0, 120).Error, "start version 0, commit version 120")
 	f.wantNothingWritten(before, "resolving a transaction without locks")
 }
 

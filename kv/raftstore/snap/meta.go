@@ -15,24 +15,21 @@ import (
 // column-family file comes near it; a larger figure is a lie or corruption.
 const maxCFFileSize = 1 << 32
 
-// genSnapshotMeta lists the files in column-family order. Each file must
-// belong to a snapshot column family, and to a different one.
+// genSnapshotMeta lists the files in the order it is given them (the
+// snapshot's own files come in column-family order). Each file must belong
+// to a snapshot column family, and to a different one.
 func genSnapshotMeta(cfFiles []*CFFile) (*rspb.SnapshotMeta, error) {
-	byCF := make(map[string]*CFFile, len(cfFiles))
+	meta := &rspb.SnapshotMeta{CfFiles: make([]*rspb.SnapshotCFFile, 0, len(cfFiles))}
+	seen := make(map[string]bool, len(cfFiles))
 	for _, f := range cfFiles {
 		if !isSnapshotCF(f.CF) {
 			return nil, errors.Errorf("snapshot file of unknown column family %q", f.CF)
 		}
-		if byCF[f.CF] != nil {
+		if seen[f.CF] {
 			return nil, errors.Errorf("two snapshot files for column family %q", f.CF)
 		}
-		byCF[f.CF] = f
-	}
-	meta := &rspb.SnapshotMeta{CfFiles: make([]*rspb.SnapshotCFFile, 0, len(cfFiles))}
-	for _, cf := range snapshotCFs {
-		if f := byCF[cf]; f != nil {
-			meta.CfFiles = append(meta.CfFiles, &rspb.SnapshotCFFile{Cf: f.CF, Size_: f.Size, Checksum: f.Checksum})
-		}
+		seen[f.CF] = true
+		meta.CfFiles = append(meta.CfFiles, &rspb.SnapshotCFFile{Cf: f.CF, Size_: f.Size, Checksum: f.Checksum})
 	}
 	return meta, nil
 }

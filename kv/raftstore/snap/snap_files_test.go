@@ -602,13 +602,19 @@ func TestSnapFileNamesAndMetaOrder(t *testing.T) {
 		t.Errorf("display path: got %q", got)
 	}
 
-	meta, err := genSnapshotMeta([]*CFFile{{CF: "write", Size: 3}, {CF: "default", Size: 1}, {CF: "lock", Size: 2}})
+	given := []*CFFile{{CF: "write", Size: 3, Checksum: 30}, {CF: "default", Size: 1, Checksum: 10}, {CF: "lock", Size: 2, Checksum: 20}}
+	meta, err := genSnapshotMeta(given)
 	if err != nil {
 		t.Fatalf("gen meta: %v", err)
 	}
+	if len(meta.CfFiles) != len(given) {
+		t.Fatalf("gen meta of %d files: expected as many entries, got %d", len(given), len(meta.CfFiles))
+	}
 	for i, f := range meta.CfFiles {
-		if f.Cf != snapshotCFs[i] || f.Size_ != uint64(i+1) {
-			t.Errorf("meta entry %d: expected %s of size %d, got %s of size %d", i, snapshotCFs[i], i+1, f.Cf, f.Size_)
+		want := given[i]
+		if f.Cf != want.CF || f.Size_ != want.Size || f.Checksum != want.Checksum {
+			t.Errorf("meta entry %d: expected the file given at %d (%s, size %d, checksum %d), got %s of size %d, checksum %d",
+				i, i, want.CF, want.Size, want.Checksum, f.Cf, f.Size_, f.Checksum)
 		}
 	}
 	if _, err := genSnapshotMeta([]*CFFile{{CF: "raft"}}); err == nil {
