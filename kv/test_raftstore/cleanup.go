@@ -83,10 +83,11 @@ func failNow(format string, args ...interface{}) {
 // abandon shuts the cluster down within abandonGrace, or else removes its
 // directory under the running stores.
 func (c *Cluster) abandon() {
+	c.abandoned.Store(true)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		c.Shutdown()
+		c.shutdown()
 	}()
 	select {
 	case <-done:

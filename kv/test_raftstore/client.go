@@ -89,6 +89,7 @@ func (c *Cluster) request(key []byte, reqs []*raft_cmdpb.Request, timeout time.D
 			rerr.last = "the cluster was shut down"
 			break
 		}
+		c.checkScheduler()
 		if !time.Now().Before(deadline) {
 			break
 		}

@@ -49,6 +49,9 @@ type Cluster struct {
 	started   atomic.Bool
 	stopOnce  sync.Once
 	stopped   atomic.Bool
+	// abandoned is set when a failure elsewhere shuts the cluster down:
+	// Shutdown then reports nothing more.
+	abandoned atomic.Bool
 }
 
 // NewTestCluster prepares a cluster of count stores configured by cfg;
@@ -234,8 +237,17 @@ func (c *Cluster) bootstrapScheduler(region *metapb.Region) error {
 
 // Shutdown stops every store, closes the engines, removes the cluster's
 // directories and prints a one-line summary. It may be called more than
-// once (the harness calls it itself when a helper fails).
+// once (the harness calls it itself when a helper fails). Once everything
+// is cleaned up, it fails the test if the scheduler refused an impossible
+// membership change during the run.
 func (c *Cluster) Shutdown() {
+	c.shutdown()
+	if !c.abandoned.Load() {
+		c.checkScheduler()
+	}
+}
+
+func (c *Cluster) shutdown() {
 	c.stopOnce.Do(func() {
 		c.stopped.Store(true)
 		defer untrackCluster(c)

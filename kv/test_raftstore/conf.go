@@ -2,6 +2,7 @@ package test_raftstore
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/tinykv-lab/tinykv/proto/pkg/metapb"
@@ -23,34 +24,56 @@ func (c *Cluster) TransferLeader(regionID uint64, leader *metapb.Peer) {
 	}
 }
 
-// MustTransferLeader makes leader the region's leader, asking again until
-// the scheduler reports it, and fails after peerWaitTimeout.
+// MustTransferLeader has the scheduler order the region's leader to hand
+// leadership to leader, and waits until the scheduler sees leader report
+// as the region's leader; it fails after peerWaitTimeout.
 func (c *Cluster) MustTransferLeader(regionID uint64, leader *metapb.Peer) {
+	c.checkScheduler()
+	c.schedulerClient.TransferLeader(regionID, leader)
 	deadline := time.Now().Add(peerWaitTimeout)
 	for {
-		current := c.LeaderOfRegion(regionID)
+		_, current, _ := c.schedulerClient.GetRegionByID(context.Background(), regionID)
 		if current != nil && current.Id == leader.Id && current.StoreId == leader.StoreId {
 			return
 		}
 		if time.Now().After(deadline) {
-			failNow("cluster %s: region %d: leadership did not move to %v within %v (leader is %v)",
+			failNow("cluster %s: region %d: the scheduler ordered leadership to move to %v; %v later the leader reported is %v",
 				c.label(), regionID, leader, peerWaitTimeout, current)
 		}
-		c.TransferLeader(regionID, leader)
-		time.Sleep(50 * time.Millisecond)
+		c.checkScheduler()
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
 // MustAddPeer has the scheduler order the region to add peer, and waits
-// until the region lists it.
+// until the region lists it and its leader no longer reports it pending
+// (it has caught up with the leader's log, by snapshot if need be).
 func (c *Cluster) MustAddPeer(regionID uint64, peer *metapb.Peer) {
+	c.checkScheduler()
 	c.schedulerClient.AddPeer(regionID, peer)
-	c.MustHavePeer(regionID, peer)
+	deadline := time.Now().Add(peerWaitTimeout)
+	for {
+		done, region := c.schedulerClient.peerCaughtUp(regionID, peer)
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			state := "does not list it"
+			if p := FindPeer(region, peer.StoreId); p != nil && p.Id == peer.Id {
+				state = "lists it but its leader still reports it pending (it has not caught up: no snapshot applied?)"
+			}
+			failNow("cluster %s: region %d did not add peer %v within %v: the scheduler's view %v %s",
+				c.label(), regionID, peer, peerWaitTimeout, region, state)
+		}
+		c.checkScheduler()
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // MustRemovePeer has the scheduler order the region to remove peer, and
 // waits until the region no longer lists it.
 func (c *Cluster) MustRemovePeer(regionID uint64, peer *metapb.Peer) {
+	c.checkScheduler()
 	c.schedulerClient.RemovePeer(regionID, peer)
 	c.MustNonePeer(regionID, peer)
 }
@@ -83,6 +106,16 @@ func (c *Cluster) waitPeer(regionID uint64, peer *metapb.Peer, want bool) {
 			failNow("cluster %s: region %d did not %s peer %v within %v; the scheduler has %v",
 				c.label(), regionID, what, peer, peerWaitTimeout, region)
 		}
+		c.checkScheduler()
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// checkScheduler fails the test when the scheduler has refused a report
+// that breaks the membership rules (see MockSchedulerClient).
+func (c *Cluster) checkScheduler() {
+	if v := c.schedulerClient.Violations(); len(v) > 0 {
+		failNow("cluster %s: the stores reported %d impossible membership change(s); the first:\n\t%s\n(seed %d: replay with %s=%d)",
+			c.label(), len(v), strings.Join(v[:1], "\n\t"), c.seed, SeedEnv, c.seed)
 	}
 }

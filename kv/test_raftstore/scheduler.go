@@ -22,7 +22,15 @@ import (
 // the regions it overlaps (a split shrinks one and adds another). Orders
 // (add or remove a peer, transfer the leader) are queued per region with
 // AddPeer, RemovePeer and TransferLeader and sent back in heartbeat
-// responses until the region reports them done.
+// responses until the region reports them done; a heartbeat with no order
+// pending gets an empty response, as from a real scheduler.
+//
+// It is as strict as a real scheduler about membership: every applied
+// change adds exactly one to conf_ver and changes the peer set by exactly
+// one peer. A report that breaks this (a conf change applied twice, one
+// skipped, two peers swapped at once, two peers on one store) is refused
+// and recorded as a violation; the cluster fails the test with it (see
+// Cluster.checkScheduler).
 type MockSchedulerClient struct {
 	mu           sync.RWMutex
 	clusterID    uint64
@@ -34,6 +42,11 @@ type MockSchedulerClient struct {
 	pendingPeers map[uint64]*metapb.Peer
 	operators    map[uint64]*operator
 	heartbeats   uint64
+	// lastSeen is the last accepted membership of every region id ever
+	// reported, kept when a split or merge removes the region from the
+	// range index, so a later report of the same id is checked too.
+	lastSeen   map[uint64]*metapb.Region
+	violations []string
 }
 
 var _ scheduler_client.Client = (*MockSchedulerClient)(nil)
@@ -86,6 +99,7 @@ func NewMockSchedulerClient(clusterID uint64, baseID uint64) *MockSchedulerClien
 		regionByID:   make(map[uint64]*regionRecord),
 		pendingPeers: make(map[uint64]*metapb.Peer),
 		operators:    make(map[uint64]*operator),
+		lastSeen:     make(map[uint64]*metapb.Region),
 	}
 }
 
@@ -127,6 +141,7 @@ func (m *MockSchedulerClient) Bootstrap(ctx context.Context, store *metapb.Store
 	}
 	m.storeLocked(store.Id).store = proto.Clone(store).(*metapb.Store)
 	m.insertRegionLocked(&regionRecord{region: util.CopyRegion(region)})
+	m.lastSeen[region.Id] = util.CopyRegion(region)
 	m.bootstrapped = true
 	return resp, nil
 }
@@ -259,6 +274,11 @@ func (m *MockSchedulerClient) takeHeartbeat(req *schedulerpb.RegionHeartbeatRequ
 	if err := m.checkNotStaleLocked(region); err != nil {
 		return nil, nil, err
 	}
+	if err := m.checkMembershipLocked(region, leader); err != nil {
+		m.violations = append(m.violations, err.Error())
+		return nil, nil, err
+	}
+	m.lastSeen[region.Id] = util.CopyRegion(region)
 	m.heartbeats++
 	m.removeRegionsLocked(m.overlapsLocked(region))
 	if old := m.regionByID[region.Id]; old != nil {
@@ -272,24 +292,27 @@ func (m *MockSchedulerClient) takeHeartbeat(req *schedulerpb.RegionHeartbeatRequ
 		m.pendingPeers[p.Id] = p
 	}
 
-	op := m.operators[region.Id]
-	if op == nil {
-		return nil, nil, nil
-	}
-	if m.operatorDoneLocked(op, region, leader) {
-		delete(m.operators, region.Id)
-		return nil, nil, nil
-	}
+	// Every heartbeat is answered; the answer carries an order only when one
+	// is pending (a store must treat an empty answer as "nothing to do").
 	resp := &schedulerpb.RegionHeartbeatResponse{
 		Header:      m.header(),
 		RegionId:    region.Id,
-		RegionEpoch: region.RegionEpoch,
-		TargetPeer:  leader,
+		RegionEpoch: util.CopyRegion(region).RegionEpoch,
+		TargetPeer:  proto.Clone(leader).(*metapb.Peer),
+	}
+	handler := m.storeLocked(leader.StoreId).handler
+	op := m.operators[region.Id]
+	if op != nil && m.operatorDoneLocked(op, region, leader) {
+		delete(m.operators, region.Id)
+		op = nil
+	}
+	if op == nil {
+		return resp, handler, nil
 	}
 	switch op.kind {
 	case opAddPeer:
 		if op.applied {
-			return nil, nil, nil // waiting for the new peer to catch up
+			return resp, handler, nil // waiting for the new peer to catch up
 		}
 		resp.ChangePeer = &schedulerpb.ChangePeer{ChangeType: eraftpb.ConfChangeType_AddNode, Peer: op.peer}
 	case opRemovePeer:
@@ -297,7 +320,97 @@ func (m *MockSchedulerClient) takeHeartbeat(req *schedulerpb.RegionHeartbeatRequ
 	case opTransferLeader:
 		resp.TransferLeader = &schedulerpb.TransferLeader{Peer: op.peer}
 	}
-	return resp, m.storeLocked(leader.StoreId).handler, nil
+	return resp, handler, nil
+}
+
+// checkMembershipLocked compares a (not stale) report with the last accepted
+// report of the same region id: conf_ver may only stay or grow by one, and
+// the peer set must stay the same or change by exactly one peer with it.
+func (m *MockSchedulerClient) checkMembershipLocked(region *metapb.Region, leader *metapb.Peer) error {
+	if err := checkPeerList(region); err != nil {
+		return fmt.Errorf("scheduler: region %d epoch %v reported by leader %v: %v", region.Id, region.RegionEpoch, leader, err)
+	}
+	old := m.lastSeen[region.Id]
+	if old == nil {
+		return nil
+	}
+	oldVer, newVer := old.RegionEpoch.ConfVer, region.RegionEpoch.ConfVer
+	changed := peerSetDifference(old.Peers, region.Peers)
+	var problem string
+	switch {
+	case newVer > oldVer+1:
+		problem = fmt.Sprintf("conf_ver jumped from %d to %d: a membership change was applied twice or a step was skipped", oldVer, newVer)
+	case newVer == oldVer+1 && len(changed) != 1:
+		problem = fmt.Sprintf("conf_ver grew by one but %d peers changed (%v): each applied change adds or removes exactly one peer (a change applied twice changes none)",
+			len(changed), changed)
+	case newVer == oldVer && len(changed) != 0:
+		problem = fmt.Sprintf("the peers changed (%v) but conf_ver stayed %d", changed, newVer)
+	default:
+		return nil
+	}
+	return fmt.Errorf("scheduler: region %d reported by leader %v: %s; known epoch %v peers %v, reported epoch %v peers %v",
+		region.Id, leader, problem, old.RegionEpoch, old.Peers, region.RegionEpoch, region.Peers)
+}
+
+// checkPeerList refuses a region with two peers of one id or on one store.
+func checkPeerList(region *metapb.Region) error {
+	ids, stores := map[uint64]bool{}, map[uint64]bool{}
+	for _, p := range region.Peers {
+		if p.Id == 0 || p.StoreId == 0 {
+			return fmt.Errorf("peer %v has no id or no store", p)
+		}
+		if ids[p.Id] || stores[p.StoreId] {
+			return fmt.Errorf("two peers share an id or a store: %v", region.Peers)
+		}
+		ids[p.Id], stores[p.StoreId] = true, true
+	}
+	return nil
+}
+
+// peerSetDifference lists the peers that are in one list and not the other
+// (a peer is its id and its store).
+func peerSetDifference(a, b []*metapb.Peer) []*metapb.Peer {
+	key := func(p *metapb.Peer) [2]uint64 { return [2]uint64{p.Id, p.StoreId} }
+	inA, inB := map[[2]uint64]bool{}, map[[2]uint64]bool{}
+	for _, p := range a {
+		inA[key(p)] = true
+	}
+	for _, p := range b {
+		inB[key(p)] = true
+	}
+	var diff []*metapb.Peer
+	for _, p := range a {
+		if !inB[key(p)] {
+			diff = append(diff, p)
+		}
+	}
+	for _, p := range b {
+		if !inA[key(p)] {
+			diff = append(diff, p)
+		}
+	}
+	return diff
+}
+
+// Violations lists the refused reports that broke the membership rules.
+func (m *MockSchedulerClient) Violations() []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return append([]string(nil), m.violations...)
+}
+
+// peerCaughtUp reports whether the last report of the region lists peer
+// and does not call it pending, with the region as last reported.
+func (m *MockSchedulerClient) peerCaughtUp(regionID uint64, peer *metapb.Peer) (bool, *metapb.Region) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	rec := m.regionByID[regionID]
+	if rec == nil {
+		return false, nil
+	}
+	p := FindPeer(rec.region, peer.StoreId)
+	_, pending := m.pendingPeers[peer.Id]
+	return p != nil && p.Id == peer.Id && !pending, util.CopyRegion(rec.region)
 }
 
 // checkNotStaleLocked refuses a report older than what is known of its
