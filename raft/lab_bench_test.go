@@ -62,19 +62,26 @@ func newBenchGroup(b *testing.B, n int) *benchGroup {
 	return g
 }
 
-// pump handles Readys and delivers messages until the group is quiet.
+// pump handles Readys and delivers messages until the group is quiet,
+// within the simulator's bounds (see simMaxInFlight).
 func (g *benchGroup) pump(b *testing.B) {
 	for {
 		busy := false
 		for id := uint64(1); id <= uint64(len(g.nodes)); id++ {
 			n := g.nodes[id]
-			for n.rn.HasReady() {
+			for round := 0; n.rn.HasReady(); round++ {
+				if round == simMaxReadyRounds {
+					b.Fatalf("node %d still has a Ready after %d rounds of Ready and Advance: %s", id, round, simMultiplyHint)
+				}
 				busy = true
 				g.handle(b, n, n.rn.Ready())
 			}
 		}
 		if len(g.inbox) == 0 && !busy {
 			return
+		}
+		if len(g.inbox) > simMaxInFlight {
+			b.Fatalf("%d messages in flight (limit %d): %s", len(g.inbox), simMaxInFlight, simMultiplyHint)
 		}
 		inbox := g.inbox
 		g.inbox = nil

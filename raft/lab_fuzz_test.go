@@ -97,7 +97,7 @@ func runSimOps(seed int64, ops []byte, reconfig bool) *simCluster {
 			}
 		case simDuplicate:
 			if len(c.queue) > 0 {
-				c.queue = append(c.queue, c.queue[rng.Intn(len(c.queue))])
+				c.send(c.queue[rng.Intn(len(c.queue))].Message)
 			}
 		case simPartition:
 			simPartitionOrHeal(c, rng)

@@ -68,6 +68,22 @@ type simEvent struct {
 	msg  *pb.Message
 }
 
+// Bounds on a simulation's work. A wrong solution must fail a test, never
+// take the machine down: Readys that hand out the same messages again make
+// the messages in flight multiply with every delivery. Correct runs stay
+// far below each bound (the deepest queue of the suite is about a hundred
+// messages).
+const (
+	simMaxReadyRounds   = 10      // Readys in a row without new input (ticks or messages)
+	simMaxReadyMsgs     = 1000    // messages in one Ready
+	simMaxEntriesPerMsg = 10000   // entries in one message
+	simMaxInFlight      = 10000   // messages in flight at once
+	simMaxDeliveries    = 1000000 // messages delivered over a cluster's life
+)
+
+// simMultiplyHint names the likely cause when messages multiply.
+const simMultiplyHint = "messages keep multiplying: does Ready return messages that were already handed out (Ready must clear them)?"
+
 type simCluster struct {
 	seed                int64
 	election, heartbeat int
@@ -216,14 +232,24 @@ func (c *simCluster) describeNode(n *simNode) string {
 		n.id, r.State, r.Term, r.Vote, r.Lead, r.RaftLog.LastIndex(), r.RaftLog.committed, n.app.index, nodes(r))
 }
 
-// process plays the application's part of the Ready loop for n.
+// process plays the application's part of the Ready loop for n. After a
+// failure the simulation does nothing more: the test reports it at once.
 func (c *simCluster) process(n *simNode) {
-	for round := 0; n.live() && n.rn.HasReady(); round++ {
-		if round == 1000 {
-			c.fail("node %d still has a Ready after 1000 rounds of Ready and Advance: Advance does not record what was handled", n.id)
+	for round := 0; c.failure == "" && n.live() && n.rn.HasReady(); round++ {
+		rd := n.rn.Ready()
+		if round == simMaxReadyRounds {
+			if len(rd.Messages) > 0 {
+				c.fail("node %d still hands out messages after %d Readys in a row with no new tick or message (%d in the last): %s",
+					n.id, round, len(rd.Messages), simMultiplyHint)
+			} else {
+				c.fail("node %d still has a Ready after %d rounds of Ready and Advance: Advance does not record what was handled", n.id, round)
+			}
 			return
 		}
-		rd := n.rn.Ready()
+		if len(rd.Messages) > simMaxReadyMsgs {
+			c.fail("node %d handed out %d messages in one Ready (limit %d): %s", n.id, len(rd.Messages), simMaxReadyMsgs, simMultiplyHint)
+			return
+		}
 		if rd.SoftState != nil {
 			c.note("%d is %s (lead %d) at term %d", n.id, rd.RaftState, rd.Lead, n.rn.Raft.Term)
 		}
@@ -298,6 +324,18 @@ func (c *simCluster) recordApplied(n *simNode) {
 }
 
 func (c *simCluster) send(m pb.Message) {
+	if c.failure != "" {
+		return
+	}
+	if len(m.Entries) > simMaxEntriesPerMsg {
+		c.fail("node %d sent a %s with %d entries (limit %d): entries keep multiplying: are entries appended twice, or messages merged again?",
+			m.From, m.MsgType, len(m.Entries), simMaxEntriesPerMsg)
+		return
+	}
+	if len(c.queue) >= simMaxInFlight {
+		c.fail("%d messages in flight (limit %d): %s", len(c.queue), simMaxInFlight, simMultiplyHint)
+		return
+	}
 	if m.To == m.From {
 		c.fail("node %d sent a %s to itself", m.From, m.MsgType)
 	}
@@ -314,6 +352,16 @@ func (c *simCluster) send(m pb.Message) {
 // deliver hands the i-th message in flight to its destination, unless a
 // partition or a crash is in the way.
 func (c *simCluster) deliver(i int) {
+	if c.failure != "" {
+		c.queue = nil
+		return
+	}
+	if c.delivered >= simMaxDeliveries {
+		c.fail("the cluster delivered %d messages (limit %d) and still has %d in flight: %s",
+			c.delivered, simMaxDeliveries, len(c.queue), simMultiplyHint)
+		c.queue = nil
+		return
+	}
 	m := c.queue[i].Message
 	c.queue = append(c.queue[:i], c.queue[i+1:]...)
 	to := c.nodes[m.To]
@@ -333,6 +381,10 @@ func (c *simCluster) deliver(i int) {
 // the messages never stop (a livelock).
 func (c *simCluster) deliverAll() bool {
 	for steps := 0; len(c.queue) > 0; steps++ {
+		if c.failure != "" {
+			c.queue = nil
+			return false
+		}
 		if steps > 200000 {
 			c.fail("messages never stop: %d still in flight", len(c.queue))
 			return false
@@ -343,7 +395,7 @@ func (c *simCluster) deliverAll() bool {
 }
 
 func (c *simCluster) tick(id uint64) {
-	if n := c.nodes[id]; n != nil && n.live() {
+	if n := c.nodes[id]; c.failure == "" && n != nil && n.live() {
 		n.rn.Tick()
 		c.process(n)
 	}
@@ -403,7 +455,15 @@ func (c *simCluster) leader() *simNode {
 	return best
 }
 
+// errSimFailed answers calls into a cluster that already failed.
+func (c *simCluster) errSimFailed() error {
+	return fmt.Errorf("the simulation stopped: %s", c.failure)
+}
+
 func (c *simCluster) propose(id uint64, data []byte) error {
+	if c.failure != "" {
+		return c.errSimFailed()
+	}
 	n := c.nodes[id]
 	if n == nil || !n.live() {
 		return ErrProposalDropped
@@ -414,6 +474,9 @@ func (c *simCluster) propose(id uint64, data []byte) error {
 }
 
 func (c *simCluster) proposeConfChange(id uint64, cc pb.ConfChange) error {
+	if c.failure != "" {
+		return c.errSimFailed()
+	}
 	n := c.nodes[id]
 	if n == nil || !n.live() {
 		return ErrProposalDropped
