@@ -208,6 +208,59 @@ func TestRuleOneVotePerTerm2AA(t *testing.T) {
 	}
 }
 
+// A node that moves to a higher term, on any message of that term, has not
+// voted in it yet: its vote of the old term does not carry over. (A message
+// from the leader of the new term is left out: a node that knows the leader
+// of its term votes for nobody else.)
+func TestRuleVoteAfterTermChange2AA(t *testing.T) {
+	carriers := []pb.MessageType{
+		pb.MessageType_MsgRequestVote,
+		pb.MessageType_MsgRequestVoteResponse,
+		pb.MessageType_MsgAppendResponse,
+		pb.MessageType_MsgHeartbeatResponse,
+	}
+	for _, st := range []StateType{StateFollower, StateCandidate, StateLeader} {
+		for _, mt := range carriers {
+			// One entry in the log, so that 2's vote request below (with an
+			// empty log) is refused and leaves the new term's vote free.
+			r := labRaft(1, []uint64{1, 2, 3}, labStorage(t, labEnts(1)...))
+			labBecome(r, st)
+			if st == StateFollower {
+				// The follower votes for 2 in its term.
+				if err := r.Step(pb.Message{MsgType: pb.MessageType_MsgRequestVote, From: 2, To: 1, Term: r.Term, LogTerm: 1, Index: 1}); err != nil {
+					t.Fatal(err)
+				}
+				takeMsgs(r)
+			}
+			oldTerm, oldVote := r.Term, r.Vote
+			if oldVote == None {
+				t.Fatalf("%s at term %d: no vote to carry over (vote %d); the test needs one", st, oldTerm, oldVote)
+			}
+			term := oldTerm + 2
+			// 2 brings the new term (asking for a vote, its log is behind);
+			// 3 asks for the vote of that term.
+			if err := r.Step(pb.Message{MsgType: mt, From: 2, To: 1, Term: term}); err != nil {
+				t.Fatalf("%s stepping %s of term %d: %v", st, mt, term, err)
+			}
+			takeMsgs(r)
+			if r.Term != term {
+				t.Fatalf("%s after %s of term %d: term %d, want %d", st, mt, term, r.Term, term)
+			}
+			vote := pb.Message{MsgType: pb.MessageType_MsgRequestVote, From: 3, To: 1, Term: term,
+				LogTerm: term, Index: r.RaftLog.LastIndex() + 1}
+			if err := r.Step(vote); err != nil {
+				t.Fatal(err)
+			}
+			msgs := msgsOfType(takeMsgs(r), pb.MessageType_MsgRequestVoteResponse)
+			if len(msgs) != 1 || msgs[0].To != 3 || msgs[0].Reject || r.Vote != 3 {
+				t.Errorf("%s that voted for %d in term %d, moved to term %d by a %s from 2, asked by 3 (log up to date) for its vote in term %d:\n"+
+					"answers:\n%s\nvote %d; want one granted MsgRequestVoteResponse to 3 and vote 3 (the old term's vote does not count in the new term)",
+					st, oldVote, oldTerm, term, mt, term, describeMsgs(msgs), r.Vote)
+			}
+		}
+	}
+}
+
 // A follower that knows the leader of the term does not vote for another
 // candidate of that term.
 func TestRuleNoVoteWhileLeaderKnown2AA(t *testing.T) {

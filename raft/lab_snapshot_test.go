@@ -202,6 +202,59 @@ func TestSnapOldSnapshotIgnored2C(t *testing.T) {
 	}
 }
 
+// A follower that compacted its log past a snapshot's index and then
+// receives that snapshot (a late or duplicated copy) ignores it: its log,
+// commit and applied index never go back, and no Ready hands the snapshot
+// to the application.
+func TestSnapOldSnapshotAfterCompaction2C(t *testing.T) {
+	for _, old := range []struct{ index, term uint64 }{
+		{5, 1}, // compacted away: the follower cannot tell its term any more
+		{8, 2}, // the follower's own snapshot point
+		{9, 2}, // in the log, and committed
+	} {
+		s := NewMemoryStorage()
+		cs := &pb.ConfState{Nodes: []uint64{1, 2}}
+		if err := s.ApplySnapshot(pb.Snapshot{Metadata: &pb.SnapshotMetadata{Index: 8, Term: 2, ConfState: cs}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Append([]pb.Entry{{Index: 9, Term: 2}, {Index: 10, Term: 2}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetHardState(pb.HardState{Term: 2, Commit: 10}); err != nil {
+			t.Fatal(err)
+		}
+		cfg := labConfig(1, nil, 10, 1, s)
+		cfg.Applied = 10
+		rn, err := NewRawNode(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := rn.Raft.RaftLog
+		before := ltoa(l)
+		snap := pb.Snapshot{Metadata: &pb.SnapshotMetadata{Index: old.index, Term: old.term, ConfState: cs}}
+		if err := rn.Step(pb.Message{MsgType: pb.MessageType_MsgSnapshot, From: 2, To: 1, Term: 2, Snapshot: &snap}); err != nil {
+			t.Fatal(err)
+		}
+		if d := diffu(before, ltoa(l)); d != "" || l.pendingSnapshot != nil {
+			t.Errorf("snapshot (%d, term %d) to a follower compacted to 8 with commit 10: the log changed (pending snapshot %v):\n%s",
+				old.index, old.term, l.pendingSnapshot != nil, d)
+		}
+		if l.committed != 10 || l.applied != 10 || l.LastIndex() != 10 {
+			t.Errorf("snapshot (%d, term %d): commit %d applied %d last %d, want 10, 10, 10: they never go back",
+				old.index, old.term, l.committed, l.applied, l.LastIndex())
+		}
+		rd := rn.Ready()
+		if !IsEmptySnap(&rd.Snapshot) || len(rd.CommittedEntries) > 0 {
+			t.Errorf("snapshot (%d, term %d): the Ready hands the application snapshot %d and %d committed entries, want neither",
+				old.index, old.term, rd.Snapshot.GetMetadata().GetIndex(), len(rd.CommittedEntries))
+		}
+		answers := msgsOfType(rd.Messages, pb.MessageType_MsgAppendResponse)
+		if len(answers) != 1 || answers[0].Reject || answers[0].Index < 10 {
+			t.Errorf("snapshot (%d, term %d): answer:\n%s\nwant one acceptance at 10 or later", old.index, old.term, describeMsgs(answers))
+		}
+	}
+}
+
 // End to end: a node cut off while the others compact their logs catches
 // up through a snapshot and applies the same state.
 func TestSnapCatchUpEndToEnd2C(t *testing.T) {
