@@ -442,30 +442,50 @@ type kvPair struct {
 // scanPairs reads [start, end) of column family cf region by region, each
 // through a Snap command on the region's leader.
 func (c *Cluster) scanPairs(cf string, start, end []byte, timeout time.Duration) ([]kvPair, error) {
+	pairs, _, err := c.scanRegions(cf, start, end, timeout)
+	return pairs, err
+}
+
+// scanRegions is scanPairs that also counts the regions it read.
+func (c *Cluster) scanRegions(cf string, start, end []byte, timeout time.Duration) ([]kvPair, int, error) {
 	var pairs []kvPair
 	key := start
-	for {
+	for regions := 1; ; regions++ {
 		res, err := c.request(key, []*raft_cmdpb.Request{NewSnapCmd()}, timeout)
 		if err != nil {
-			return nil, err
+			return nil, regions, err
 		}
 		resps := res.resp.Responses
 		if len(resps) != 1 || resps[0].CmdType != raft_cmdpb.CmdType_Snap || resps[0].Snap.GetRegion() == nil || res.txn == nil {
 			discardTxn(res.txn)
-			return nil, fmt.Errorf("snap of key %q: want one snap response with a region and a read transaction, got %v (txn %v)",
+			return nil, regions, fmt.Errorf("snap of key %q: want one snap response with a region and a read transaction, got %v (txn %v)",
 				key, res.resp, res.txn != nil)
 		}
 		region := resps[0].Snap.Region
+		if err := checkKeyInRange(key, region); err != nil {
+			res.txn.Discard()
+			return nil, regions, fmt.Errorf("snap of key %q: %v", key, err)
+		}
 		pairs, err = appendRegionPairs(pairs, res.txn, cf, region, key, end)
 		res.txn.Discard()
 		if err != nil {
-			return nil, err
+			return nil, regions, err
 		}
 		if len(region.EndKey) == 0 || (len(end) > 0 && bytes.Compare(region.EndKey, end) >= 0) {
-			return pairs, nil
+			return pairs, regions, nil
 		}
 		key = region.EndKey
 	}
+}
+
+// checkKeyInRange checks that the region a Snap answered with holds the
+// key the Snap was sent for.
+func checkKeyInRange(key []byte, region *metapb.Region) error {
+	if bytes.Compare(key, region.StartKey) < 0 || engineKeyBeyond(key, region.EndKey) {
+		return fmt.Errorf("answered with region %d [%q, %q) %v, which does not hold the key",
+			region.Id, region.StartKey, region.EndKey, region.RegionEpoch)
+	}
+	return nil
 }
 
 // appendRegionPairs adds the pairs of cf in [from, end) ∩ region.

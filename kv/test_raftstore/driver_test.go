@@ -39,6 +39,14 @@ type scenario struct {
 	// their logs past it, then starts it again: it can only catch up with a
 	// snapshot, and the test checks that it got one.
 	lagger bool
+	// confChange adds and removes peers of random regions through the
+	// scheduler for the whole run (crashes included), keeping at least
+	// minReplicas peers (default 1) in every region.
+	confChange  bool
+	minReplicas int
+	// regionMaxSize, when set, makes regions split: it is RegionMaxSize,
+	// and RegionSplitSize is two thirds of it.
+	regionMaxSize uint64
 }
 
 func (sc scenario) withDefaults() scenario {
@@ -50,6 +58,9 @@ func (sc scenario) withDefaults() scenario {
 	}
 	if sc.roundTime == 0 {
 		sc.roundTime = 2500 * time.Millisecond
+	}
+	if sc.minReplicas == 0 {
+		sc.minReplicas = 1
 	}
 	return sc
 }
@@ -83,6 +94,15 @@ type clusterDriver struct {
 	puts     []int
 	// lagged counts the rounds whose lagging store had to catch up by snapshot.
 	lagged int
+
+	// written holds, for every key other than list elements, the values
+	// some try may have written (the model the full scans are checked with).
+	writtenMu sync.Mutex
+	written   map[string]map[string]bool
+	// confChanges counts the membership changes the conf changer made;
+	// regions is the number of regions the last full scan read.
+	confChanges atomic.Int64
+	regions     int
 }
 
 func runGenericScenario(t *testing.T, sc scenario) {
@@ -90,15 +110,23 @@ func runGenericScenario(t *testing.T, sc scenario) {
 	d := newClusterDriver(t, sc.withDefaults())
 	defer d.cluster.Shutdown()
 	d.waitForLeader()
+	changer := d.startConfChanger()
 	for round := 0; round < d.sc.rounds; round++ {
 		d.runRound(round)
 		if d.sc.crash {
 			d.restartAllStores()
 		}
+		changer.check(d, round)
 		d.checkAppends(round)
+		d.checkFullScan(round)
 		if d.sc.maxRaftLog > 0 {
 			d.checkLogTrimmed(round)
 		}
+	}
+	changer.stop(d)
+	if d.sc.regionMaxSize > 0 && d.regions < 2 {
+		d.fatalf("with RegionMaxSize %d the clients wrote enough to split the first region, but the last scan read %d region(s): "+
+			"no split happened (is the split checked, asked for and applied?)", d.sc.regionMaxSize, d.regions)
 	}
 	if d.sc.lagger && d.lagged == 0 {
 		d.fatalf("no round made a stopped store fall behind the compacted log, so no snapshot was needed: " +
@@ -111,6 +139,10 @@ func newClusterDriver(t *testing.T, sc scenario) *clusterDriver {
 	cfg := config.NewTestConfig()
 	if sc.maxRaftLog > 0 {
 		cfg.RaftLogGcCountLimit = sc.maxRaftLog
+	}
+	if sc.regionMaxSize > 0 {
+		cfg.RegionMaxSize = sc.regionMaxSize
+		cfg.RegionSplitSize = sc.regionMaxSize * 2 / 3
 	}
 	cluster := NewTestCluster(sc.stores, cfg)
 	cluster.name = t.Name()
@@ -126,7 +158,18 @@ func newClusterDriver(t *testing.T, sc scenario) *clusterDriver {
 		opTimeout:       cluster.requestTimeout,
 		appended:        make([]int, sc.clients),
 		puts:            make([]int, sc.clients),
+		written:         make(map[string]map[string]bool),
 	}
+}
+
+// mayHaveWritten records that some try may write value to key.
+func (d *clusterDriver) mayHaveWritten(key, value string) {
+	d.writtenMu.Lock()
+	defer d.writtenMu.Unlock()
+	if d.written[key] == nil {
+		d.written[key] = make(map[string]bool)
+	}
+	d.written[key][value] = true
 }
 
 // failOnHarnessPanic turns the panic of a failed harness helper (which has
@@ -211,6 +254,7 @@ func (d *clusterDriver) checkCaughtUpBySnapshot(round int, lag lagResult) {
 	// follower stays one step behind until the next write. One more write
 	// brings everyone up to date.
 	nudge := []byte("lagger-nudge")
+	d.mayHaveWritten(string(nudge), fmt.Sprint(round))
 	if _, err := d.cluster.request(nudge, []*raft_cmdpb.Request{NewPutCfCmd(engine_util.CfDefault, nudge, []byte(fmt.Sprint(round)))}, d.opTimeout); err != nil {
 		d.fatalf("round %d: write after the lagging store restarted: %v", round, err)
 	}
@@ -305,6 +349,7 @@ func (d *clusterDriver) readListOp(cli int) error {
 func (d *clusterDriver) putSharedOp(cli int, key string) error {
 	value := fmt.Sprintf("p %d %d", cli, d.puts[cli])
 	d.puts[cli]++
+	d.mayHaveWritten(key, value)
 	in := kvInput{Op: kvPut, Key: key, Value: value}
 	call := d.history.now()
 	res, err := d.cluster.request([]byte(key), []*raft_cmdpb.Request{NewPutCfCmd(engine_util.CfDefault, []byte(key), []byte(value))}, d.opTimeout)
@@ -499,6 +544,112 @@ func (d *clusterDriver) checkAppends(round int) {
 	}
 }
 
+// checkFullScan reads the whole key space, region by region, and compares
+// it with what the clients wrote: every append once and in order, every
+// other key with a value some try wrote, no key that nobody wrote, keys in
+// strictly increasing order (a region that answers with a sibling's keys
+// repeats or reorders them).
+func (d *clusterDriver) checkFullScan(round int) {
+	pairs, regions, err := d.cluster.scanRegions(engine_util.CfDefault, nil, nil, d.opTimeout)
+	if err != nil {
+		d.fatalf("after round %d: scan of the whole key space: %v", round, err)
+	}
+	d.regions = regions
+	seen := make([]int, d.sc.clients)
+	d.writtenMu.Lock()
+	defer d.writtenMu.Unlock()
+	for i, kv := range pairs {
+		if i > 0 && bytes.Compare(pairs[i-1].key, kv.key) >= 0 {
+			d.fatalf("after round %d: a scan over %d regions returned key %q after %q: keys repeated or out of order "+
+				"(does a region answer with keys outside its range?)", round, regions, kv.key, pairs[i-1].key)
+		}
+		var cli, seq int
+		if n, _ := fmt.Sscanf(string(kv.key), "c%02d/%08d", &cli, &seq); n == 2 && cli < d.sc.clients {
+			if seq != seen[cli] || string(kv.value) != listElemValue(cli, seq) {
+				d.fatalf("after round %d: scan over %d regions: key %q = %q, want element %d of client %d's list = %q",
+					round, regions, kv.key, kv.value, seen[cli], cli, listElemValue(cli, seen[cli]))
+			}
+			seen[cli]++
+			continue
+		}
+		if !d.written[string(kv.key)][string(kv.value)] {
+			d.fatalf("after round %d: scan over %d regions returned %q = %q, which no client wrote", round, regions, kv.key, kv.value)
+		}
+	}
+	for cli := range seen {
+		if seen[cli] != d.appended[cli] {
+			d.fatalf("after round %d: scan over %d regions holds %d elements of client %d's list, %d were appended",
+				round, regions, seen[cli], cli, d.appended[cli])
+		}
+	}
+}
+
+// confChanger adds and removes peers of random regions until stopped.
+type confChanger struct {
+	quit atomic.Bool
+	done chan error
+}
+
+// startConfChanger starts the conf changer of a confChange scenario (an
+// idle one otherwise).
+func (d *clusterDriver) startConfChanger() *confChanger {
+	ch := &confChanger{done: make(chan error, 1)}
+	if !d.sc.confChange {
+		ch.done <- nil
+		return ch
+	}
+	go ch.run(d, d.rng.Int63())
+	return ch
+}
+
+func (ch *confChanger) run(d *clusterDriver, seed int64) {
+	var err error
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("conf changer: %v", r)
+		}
+		ch.done <- err
+	}()
+	rng := rand.New(rand.NewSource(seed))
+	for !ch.quit.Load() {
+		region := d.cluster.GetRandomRegion()
+		storeID := uint64(rng.Intn(d.sc.stores) + 1)
+		if p := FindPeer(region, storeID); p != nil {
+			if len(region.Peers) > d.sc.minReplicas {
+				d.cluster.MustRemovePeer(region.Id, p)
+				d.confChanges.Add(1)
+			}
+		} else {
+			d.cluster.MustAddPeer(region.Id, d.cluster.AllocPeer(storeID))
+			d.confChanges.Add(1)
+		}
+		time.Sleep(time.Duration(rng.Int63n(int64(200 * time.Millisecond))))
+	}
+}
+
+// check fails the test if the conf changer has failed.
+func (ch *confChanger) check(d *clusterDriver, round int) {
+	select {
+	case err := <-ch.done:
+		if err != nil {
+			d.fatalf("round %d: %v", round, err)
+		}
+		ch.done <- nil
+	default:
+	}
+}
+
+// stop stops the conf changer and fails the test if it failed.
+func (ch *confChanger) stop(d *clusterDriver) {
+	ch.quit.Store(true)
+	if err := <-ch.done; err != nil {
+		d.fatalf("%v", err)
+	}
+	if d.sc.confChange && d.confChanges.Load() == 0 {
+		d.fatalf("the conf changer made no membership change in the whole run")
+	}
+}
+
 // checkLogTrimmed checks, one second after the clients stopped, that every
 // store keeps at most 2*maxRaftLog applied entries of every region.
 func (d *clusterDriver) checkLogTrimmed(round int) {
@@ -527,8 +678,8 @@ func (d *clusterDriver) checkHistory() {
 	ops := d.history.operations()
 	start := time.Now()
 	verdict := checkLinearizable(ops, d.t.Name())
-	d.cluster.note = fmt.Sprintf("clients=%d ops=%d linearizability=%s in %.1fs",
-		d.sc.clients, len(ops), verdict.result, time.Since(start).Seconds())
+	d.cluster.note = fmt.Sprintf("clients=%d ops=%d regions=%d confchanges=%d linearizability=%s in %.1fs",
+		d.sc.clients, len(ops), d.regions, d.confChanges.Load(), verdict.result, time.Since(start).Seconds())
 	switch verdict.result {
 	case porcupine.Illegal:
 		where := verdict.visualization

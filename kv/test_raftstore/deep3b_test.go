@@ -1,0 +1,430 @@
+package test_raftstore
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand"
+	"testing"
+	"time"
+
+	"github.com/Connor1996/badger"
+	"github.com/tinykv-lab/tinykv/kv/config"
+	"github.com/tinykv-lab/tinykv/kv/raftstore/message"
+	"github.com/tinykv-lab/tinykv/kv/raftstore/meta"
+	"github.com/tinykv-lab/tinykv/kv/util/engine_util"
+	"github.com/tinykv-lab/tinykv/proto/pkg/eraftpb"
+	"github.com/tinykv-lab/tinykv/proto/pkg/metapb"
+	"github.com/tinykv-lab/tinykv/proto/pkg/raft_cmdpb"
+	"github.com/tinykv-lab/tinykv/proto/pkg/raft_serverpb"
+)
+
+// Project 3B, deeper: what a store must do around membership changes and
+// splits that the course-shaped tests only touch.
+
+// destroyWait bounds how long a removed peer may take to disappear from its
+// store: tombstone written, states cleared, data deleted (behavior.md: 6 s).
+const destroyWait = 6 * time.Second
+
+// userKeys counts the keys of every column family in [start, end) of a
+// store's kv engine (an empty end is the end of the key space).
+func userKeys(engines *engine_util.Engines, start, end []byte) int {
+	n := 0
+	_ = engines.Kv.View(func(txn *badger.Txn) error {
+		for _, cf := range engine_util.CFs {
+			it := engine_util.NewCFIterator(cf, txn)
+			for it.Seek(start); it.Valid() && !engineKeyBeyond(it.Item().Key(), end); it.Next() {
+				n++
+			}
+			it.Close()
+		}
+		return nil
+	})
+	return n
+}
+
+// peerLeftovers describes what a destroyed peer of regionID left on a
+// store ("" when nothing): its region state not a tombstone, its apply or
+// raft state, log entries, data of the range.
+func peerLeftovers(engines *engine_util.Engines, regionID uint64, start, end []byte) string {
+	var left []string
+	state, err := meta.GetRegionLocalState(engines.Kv, regionID)
+	switch {
+	case err != nil:
+		left = append(left, fmt.Sprintf("no region state (%v): a destroyed peer keeps a tombstone", err))
+	case state.State != raft_serverpb.PeerState_Tombstone:
+		left = append(left, fmt.Sprintf("region state %v, want a tombstone", state.State))
+	}
+	if _, err := meta.GetApplyState(engines.Kv, regionID); err == nil {
+		left = append(left, "its apply state")
+	}
+	if _, err := meta.GetRaftLocalState(engines.Raft, regionID); err == nil {
+		left = append(left, "its raft state")
+	}
+	logKeys := 0
+	_ = engines.Raft.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.DefaultIteratorOptions)
+		defer it.Close()
+		prefix := meta.RaftLogKey(regionID, 0)[:11]
+		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+			logKeys++
+		}
+		return nil
+	})
+	if logKeys > 0 {
+		left = append(left, fmt.Sprintf("%d log entries", logKeys))
+	}
+	if n := userKeys(engines, start, end); n > 0 {
+		left = append(left, fmt.Sprintf("%d keys of its range", n))
+	}
+	if len(left) == 0 {
+		return ""
+	}
+	return fmt.Sprint(left)
+}
+
+// waitDestroyed waits until the store holds nothing of the region's peer.
+func waitDestroyed(fail func(string, ...interface{}), c *Cluster, storeID, regionID uint64, start, end []byte, what string) {
+	deadline := time.Now().Add(destroyWait)
+	for {
+		left := peerLeftovers(c.engines[storeID], regionID, start, end)
+		if left == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			fail("%s: %v later store %d still holds, of region %d: %s", what, destroyWait, storeID, regionID, left)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func putKeys(c *Cluster, prefix string, n int) {
+	for i := 0; i < n; i++ {
+		key, value := []byte(fmt.Sprintf("%s%03d", prefix, i)), []byte(fmt.Sprintf("value %s %d", prefix, i))
+		for _, cf := range engine_util.CFs {
+			c.MustPutCF(cf, key, value)
+		}
+	}
+}
+
+func mustHoldKeys(c *Cluster, storeID uint64, prefix string, n int) {
+	for i := 0; i < n; i++ {
+		key, value := []byte(fmt.Sprintf("%s%03d", prefix, i)), []byte(fmt.Sprintf("value %s %d", prefix, i))
+		for _, cf := range engine_util.CFs {
+			MustGetCfEqual(c.engines[storeID], cf, key, value)
+		}
+	}
+}
+
+// TestRemovedPeerIsDestroyed3B: a removed peer leaves a tombstone and
+// nothing else (data of every column family, apply and raft state, log),
+// also across a restart of its store.
+func TestRemovedPeerIsDestroyed3B(t *testing.T) {
+	defer failOnHarnessPanic(t)
+	cluster, fail := startCluster(t, 3, config.NewTestConfig())
+	defer cluster.Shutdown()
+
+	putKeys(cluster, "a", 30)
+	mustHoldKeys(cluster, 3, "a", 30)
+	cluster.MustRemovePeer(1, NewPeer(3, 3))
+	waitDestroyed(fail, cluster, 3, 1, nil, nil, "peer 3 was removed from region 1")
+
+	cluster.StopServer(3)
+	cluster.StartServer(3)
+	putKeys(cluster, "b", 5)
+	time.Sleep(500 * time.Millisecond)
+	if left := peerLeftovers(cluster.engines[3], 1, nil, nil); left != "" {
+		fail("store 3, restarted after its peer of region 1 was destroyed, holds again: %s", left)
+	}
+	cluster.MustGet([]byte("a000"), []byte("value a 0"))
+}
+
+// appendDropFilter drops the appends a store sends: its peers' proposals
+// stay uncommitted while heartbeats keep the followers from campaigning.
+type appendDropFilter struct{ from uint64 }
+
+func (f *appendDropFilter) Before(msg *raft_serverpb.RaftMessage) bool {
+	return msg.GetFromPeer().GetStoreId() != f.from || msg.GetMessage().GetMsgType() != eraftpb.MessageType_MsgAppend
+}
+
+func (f *appendDropFilter) After() {}
+
+func (f *appendDropFilter) String() string { return fmt.Sprintf("drop appends from store %d", f.from) }
+
+// TestStalePeerIsDestroyedAfterHeal3B: a peer cut off while it is removed
+// never sees its removal; once the network heals its store must find out
+// (stale messages answered with a tombstone / GC message) and destroy it.
+func TestStalePeerIsDestroyedAfterHeal3B(t *testing.T) {
+	defer failOnHarnessPanic(t)
+	cluster, fail := startCluster(t, 3, config.NewTestConfig())
+	defer cluster.Shutdown()
+
+	cluster.MustTransferLeader(1, NewPeer(1, 1))
+	putKeys(cluster, "a", 10)
+	mustHoldKeys(cluster, 3, "a", 10)
+	cluster.AddFilter(NewPartitionFilter([]uint64{1, 2}, []uint64{3}))
+	cluster.MustRemovePeer(1, NewPeer(3, 3))
+	putKeys(cluster, "b", 10)
+	time.Sleep(time.Second) // the stale peer campaigns in vain
+	if state, err := meta.GetRegionLocalState(cluster.engines[3].Kv, 1); err != nil || state.State != raft_serverpb.PeerState_Normal {
+		fail("store 3 was cut off while its peer was removed: it cannot know yet, but its region state is %v (err %v)", state, err)
+	}
+	cluster.ClearFilters()
+	waitDestroyed(fail, cluster, 3, 1, nil, nil, "the network healed after peer 3 was removed while cut off")
+	// The stale peer's campaigns did not disturb the region.
+	cluster.MustPut([]byte("after"), []byte("heal"))
+	if leader := cluster.LeaderOfRegion(1); leader.GetStoreId() == 3 {
+		fail("the removed peer on store 3 leads region 1: %v", leader)
+	}
+	if err := checkStoreKnowsRegions(cluster, 1); err != nil {
+		fail("%v", err)
+	}
+}
+
+// checkStoreKnowsRegions checks that the store's region states agree with
+// the scheduler's view for every region the store has a peer of.
+func checkStoreKnowsRegions(c *Cluster, storeID uint64) error {
+	for _, id := range c.schedulerClient.regionIDs() {
+		region, _, _ := c.schedulerClient.GetRegionByID(context.Background(), id)
+		if region == nil || FindPeer(region, storeID) == nil {
+			continue
+		}
+		state, err := meta.GetRegionLocalState(c.engines[storeID].Kv, id)
+		if err != nil {
+			return fmt.Errorf("store %d holds a peer of region %v but has no region state: %v", storeID, region, err)
+		}
+		if state.State != raft_serverpb.PeerState_Normal || !regionsMatch(state.Region, region) {
+			return fmt.Errorf("store %d: region %d state %v %v, the scheduler has %v", storeID, id, state.State, state.Region, region)
+		}
+	}
+	return nil
+}
+
+func regionsMatch(a, b *metapb.Region) bool {
+	return a.Id == b.Id && bytes.Equal(a.StartKey, b.StartKey) && bytes.Equal(a.EndKey, b.EndKey) &&
+		a.RegionEpoch.Version == b.RegionEpoch.Version && a.RegionEpoch.ConfVer == b.RegionEpoch.ConfVer &&
+		len(peerSetDifference(a.Peers, b.Peers)) == 0
+}
+
+// waitStoreKnowsRegions waits until checkStoreKnowsRegions passes.
+func waitStoreKnowsRegions(fail func(string, ...interface{}), c *Cluster, storeID uint64, what string) {
+	deadline := time.Now().Add(engineWaitTimeout)
+	for {
+		err := checkStoreKnowsRegions(c, storeID)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			fail("%s: after %v: %v", what, engineWaitTimeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestSplitWhileStoreDown3B: regions split while a store is down, and again
+// while it catches up, and it is crashed in the middle of that; it must
+// end up with every region the others have, with their data, and serve.
+func TestSplitWhileStoreDown3B(t *testing.T) {
+	defer failOnHarnessPanic(t)
+	cfg := config.NewTestConfig()
+	cfg.RegionMaxSize = 800
+	cfg.RegionSplitSize = 500
+	cluster, fail := startCluster(t, 3, cfg)
+	defer cluster.Shutdown()
+
+	cluster.StopServer(3)
+	written := 0
+	write := func(n int) {
+		for i := 0; i < n; i++ {
+			cluster.MustPut([]byte(fmt.Sprintf("key-%05d", written)), []byte(fmt.Sprintf("value-%05d", written)))
+			written++
+		}
+	}
+	write(150)
+	if n := cluster.schedulerClient.regionCount(); n < 2 {
+		fail("store 3 is down and %d keys of ~20 bytes were written with RegionMaxSize 800: want a split, the scheduler knows %d region(s)", written, n)
+	}
+	cluster.StartServer(3)
+	write(60)
+	cluster.StopServer(3)
+	write(60)
+	cluster.StartServer(3)
+	write(30)
+	waitStoreKnowsRegions(fail, cluster, 3, "store 3 restarted twice while regions split")
+	for i := 0; i < written; i += 7 {
+		MustGetEqual(cluster.engines[3], []byte(fmt.Sprintf("key-%05d", i)), []byte(fmt.Sprintf("value-%05d", i)))
+	}
+	// Store 3's peers work: without store 1, every region needs them.
+	cluster.StopServer(1)
+	for i := 0; i < written; i += 11 {
+		cluster.MustGet([]byte(fmt.Sprintf("key-%05d", i)), []byte(fmt.Sprintf("value-%05d", i)))
+	}
+	cluster.MustPut([]byte("key-last"), []byte("v"))
+	cluster.StartServer(1)
+}
+
+// TestConfChangeDuringTransferLeader3B: leadership moves while membership
+// changes are ordered, so orders reach a leader that is handing over, or
+// one that has just taken over with a change still uncommitted.
+func TestConfChangeDuringTransferLeader3B(t *testing.T) {
+	defer failOnHarnessPanic(t)
+	cluster, fail := startCluster(t, 5, config.NewTestConfig())
+	defer cluster.Shutdown()
+	rng := rand.New(rand.NewSource(cluster.seed))
+
+	cluster.AddFilter(&DelayFilter{MaxDelay: 30 * time.Millisecond})
+	extra := map[uint64]*metapb.Peer{} // store -> peer added by the test
+	for i := 0; i < 10; i++ {
+		cluster.MustPut([]byte(fmt.Sprintf("k%02d", i)), []byte(fmt.Sprintf("v%02d", i)))
+		region := cluster.GetRegion(nil)
+		target := region.Peers[rng.Intn(len(region.Peers))]
+		cluster.TransferLeader(region.Id, target)
+		storeID := uint64(rng.Intn(5) + 1)
+		if p := FindPeer(region, storeID); p != nil && len(region.Peers) > 3 {
+			cluster.MustRemovePeer(region.Id, p)
+			delete(extra, storeID)
+		} else if p == nil {
+			extra[storeID] = cluster.AllocPeer(storeID)
+			cluster.MustAddPeer(region.Id, extra[storeID])
+		}
+	}
+	cluster.ClearFilters()
+	cluster.MustPut([]byte("last"), []byte("v"))
+	region := cluster.GetRegion(nil)
+	for storeID := uint64(1); storeID <= 5; storeID++ {
+		if FindPeer(region, storeID) != nil {
+			MustGetEqual(cluster.engines[storeID], []byte("k00"), []byte("v00"))
+			MustGetEqual(cluster.engines[storeID], []byte("last"), []byte("v"))
+		} else {
+			MustGetNone(cluster.engines[storeID], []byte("k00"))
+		}
+	}
+	if err := checkStoreKnowsRegions(cluster, region.Peers[0].StoreId); err != nil {
+		fail("%v", err)
+	}
+}
+
+// TestReAddPeerOnTombstoneStore3B: a store that holds the tombstone of a
+// removed peer accepts the region's peer again, with the same id and with
+// a new one, and keeps it across restarts.
+func TestReAddPeerOnTombstoneStore3B(t *testing.T) {
+	defer failOnHarnessPanic(t)
+	cluster, fail := startCluster(t, 3, config.NewTestConfig())
+	defer cluster.Shutdown()
+
+	putKeys(cluster, "a", 10)
+	cluster.MustRemovePeer(1, NewPeer(3, 3))
+	waitDestroyed(fail, cluster, 3, 1, nil, nil, "peer 3 was removed")
+	putKeys(cluster, "b", 10)
+	cluster.StopServer(3)
+	cluster.StartServer(3)
+
+	for turn, peer := range []*metapb.Peer{NewPeer(3, 3), cluster.AllocPeer(3)} {
+		cluster.MustAddPeer(1, peer)
+		mustHoldKeys(cluster, 3, "a", 10)
+		mustHoldKeys(cluster, 3, "b", 10)
+		cluster.StopServer(3)
+		cluster.StartServer(3)
+		waitStoreKnowsRegions(fail, cluster, 3, fmt.Sprintf("turn %d: peer %v re-added on store 3 over its tombstone, then restarted", turn, peer))
+		cluster.MustTransferLeader(1, peer)
+		cluster.MustGet([]byte("b009"), []byte("value b 9"))
+		cluster.MustPut([]byte(fmt.Sprintf("turn-%d", turn)), []byte("led by store 3"))
+		cluster.MustTransferLeader(1, NewPeer(1, 1))
+		if turn == 0 {
+			cluster.MustRemovePeer(1, peer)
+			waitDestroyed(fail, cluster, 3, 1, nil, nil, "peer 3 was removed a second time")
+		}
+	}
+}
+
+// sendCommand hands a command to a store's router without waiting.
+func sendCommand(c *Cluster, storeID uint64, req *raft_cmdpb.RaftCmdRequest) (*message.Callback, error) {
+	sim := c.simulator.(*NodeSimulator)
+	sim.mu.RLock()
+	router := sim.routers[storeID]
+	sim.mu.RUnlock()
+	if router == nil {
+		return nil, fmt.Errorf("store %d is not running", storeID)
+	}
+	cb := message.NewCallback()
+	return cb, router.SendRaftCommand(req, cb)
+}
+
+// TestCommandsAppliedAfterSplitAreCheckedAgain3B: commands proposed with
+// the pre-split epoch before the split applied, and applied after it, must
+// be checked again when they apply: a put or get of a key now in the right
+// half must fail, and a Snap must describe the region as it is then.
+func TestCommandsAppliedAfterSplitAreCheckedAgain3B(t *testing.T) {
+	defer failOnHarnessPanic(t)
+	cluster, fail := startCluster(t, 3, config.NewTestConfig())
+	defer cluster.Shutdown()
+
+	for _, k := range []string{"a", "c", "m", "x", "y"} {
+		cluster.MustPut([]byte(k), []byte("old "+k))
+	}
+	cluster.MustTransferLeader(1, NewPeer(1, 1))
+	region := cluster.GetRegion(nil)
+	split, err := cluster.schedulerClient.AskSplit(context.Background(), region)
+	if err != nil {
+		fail("ask split: %v", err)
+	}
+	leader := FindPeer(region, 1)
+	command := func(admin *raft_cmdpb.AdminRequest, reqs ...*raft_cmdpb.Request) *message.Callback {
+		req := NewRequest(region.Id, region.RegionEpoch, reqs)
+		req.AdminRequest = admin
+		req.Header.Peer = leader
+		cb, err := sendCommand(cluster, 1, &req)
+		if err != nil {
+			fail("send a command to store 1: %v", err)
+		}
+		return cb
+	}
+
+	// Nothing store 1 proposes commits until the filter goes.
+	cluster.AddFilter(&appendDropFilter{from: 1})
+	splitCb := command(&raft_cmdpb.AdminRequest{
+		CmdType: raft_cmdpb.AdminCmdType_Split,
+		Split:   &raft_cmdpb.SplitRequest{SplitKey: []byte("m"), NewRegionId: split.NewRegionId, NewPeerIds: split.NewPeerIds},
+	})
+	putCb := command(nil, NewPutCfCmd(engine_util.CfDefault, []byte("x"), []byte("late")))
+	getCb := command(nil, NewGetCfCmd(engine_util.CfDefault, []byte("y")))
+	snapCb := command(nil, NewSnapCmd())
+	time.Sleep(100 * time.Millisecond)
+	cluster.ClearFilters()
+
+	wait := func(what string, cb *message.Callback) *raft_cmdpb.RaftCmdResponse {
+		resp := cb.WaitRespWithTimeout(5 * time.Second)
+		if resp == nil {
+			fail("%s, proposed on store 1 with the epoch %v: no answer within 5s", what, region.RegionEpoch)
+		}
+		if cb.Txn != nil {
+			defer cb.Txn.Discard()
+		}
+		return resp
+	}
+	if resp := wait("the split at \"m\"", splitCb); resp.GetHeader().GetError() != nil {
+		fail("the split at \"m\" was refused: %v", resp.GetHeader().GetError())
+	}
+	if resp := wait("put x", putCb); resp.GetHeader().GetError() == nil {
+		fail("put of x was proposed to region %d before the split at \"m\" applied and applied after it: "+
+			"it must be refused at apply time (x is now in region %d), got %v", region.Id, split.NewRegionId, resp)
+	}
+	if resp := wait("get y", getCb); resp.GetHeader().GetError() == nil {
+		fail("get of y was proposed to region %d before the split at \"m\" applied and applied after it: "+
+			"it must be refused at apply time, got %v", region.Id, resp)
+	}
+	if resp := wait("snap", snapCb); resp.GetHeader().GetError() == nil {
+		got := resp.GetResponses()
+		if len(got) != 1 || got[0].GetSnap().GetRegion() == nil || !bytes.Equal(got[0].GetSnap().GetRegion().GetEndKey(), []byte("m")) {
+			fail("a Snap applied after the split at \"m\" must be refused or describe the region as it is then ([\"\", \"m\")), got %v", resp)
+		}
+	}
+	cluster.MustGet([]byte("x"), []byte("old x"))
+	cluster.MustGet([]byte("y"), []byte("old y"))
+	values := cluster.Scan(nil, nil)
+	want := []string{"old a", "old c", "old m", "old x", "old y"}
+	if fmt.Sprintf("%q", values) != fmt.Sprintf("%q", want) {
+		fail("a scan over both halves: want %q, got %q", want, values)
+	}
+	MustGetEqual(cluster.engines[3], []byte("x"), []byte("old x"))
+}
