@@ -241,8 +241,11 @@ func TestSplitWhileStoreDown3B(t *testing.T) {
 		}
 	}
 	write(150)
-	if n := cluster.schedulerClient.regionCount(); n < 2 {
-		fail("store 3 is down and %d keys of ~20 bytes were written with RegionMaxSize 800: want a split, the scheduler knows %d region(s)", written, n)
+	for deadline := time.Now().Add(2 * time.Second); cluster.schedulerClient.regionCount() < 2; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			fail("store 3 is down and %d keys of 20 bytes were written with RegionMaxSize 800: want a split within 2s, the scheduler knows %d region(s)",
+				written, cluster.schedulerClient.regionCount())
+		}
 	}
 	cluster.StartServer(3)
 	write(60)
@@ -273,7 +276,6 @@ func TestConfChangeDuringTransferLeader3B(t *testing.T) {
 	rng := rand.New(rand.NewSource(cluster.seed))
 
 	cluster.AddFilter(&DelayFilter{MaxDelay: 30 * time.Millisecond})
-	extra := map[uint64]*metapb.Peer{} // store -> peer added by the test
 	for i := 0; i < 10; i++ {
 		cluster.MustPut([]byte(fmt.Sprintf("k%02d", i)), []byte(fmt.Sprintf("v%02d", i)))
 		region := cluster.GetRegion(nil)
@@ -282,10 +284,8 @@ func TestConfChangeDuringTransferLeader3B(t *testing.T) {
 		storeID := uint64(rng.Intn(5) + 1)
 		if p := FindPeer(region, storeID); p != nil && len(region.Peers) > 3 {
 			cluster.MustRemovePeer(region.Id, p)
-			delete(extra, storeID)
 		} else if p == nil {
-			extra[storeID] = cluster.AllocPeer(storeID)
-			cluster.MustAddPeer(region.Id, extra[storeID])
+			cluster.MustAddPeer(region.Id, cluster.AllocPeer(storeID))
 		}
 	}
 	cluster.ClearFilters()
