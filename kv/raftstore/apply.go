@@ -7,17 +7,61 @@ import (
 	"github.com/tinykv-lab/tinykv/kv/util/engine_util"
 	"github.com/tinykv-lab/tinykv/log"
 	"github.com/tinykv-lab/tinykv/proto/pkg/eraftpb"
+	"github.com/tinykv-lab/tinykv/proto/pkg/metapb"
 	"github.com/tinykv-lab/tinykv/proto/pkg/raft_cmdpb"
+	"github.com/tinykv-lab/tinykv/proto/pkg/raft_serverpb"
 )
+
+// applyContext is all that applying committed entries needs of its peer:
+// the engines, the peer's region and apply state, and the proposals to
+// answer. The applier changes applyState in place and keeps the region
+// current in region (a membership change or a split replaces it); what
+// else an admin command requires of the peer and the store it returns as
+// exec results, which the peer carries out once the entries are on disk.
+type applyContext struct {
+	// tag names the peer in logs.
+	tag string
+	// peerID is the applying peer's id: applying its own removal ends the batch.
+	peerID uint64
+	// term is the peer's current term, recorded in responses.
+	term    uint64
+	engines *engine_util.Engines
+	// region is the region as of the last applied entry.
+	region *metapb.Region
+	// applyState is the peer's apply state (PeerStorage.applyState).
+	applyState *raft_serverpb.RaftApplyState
+	// proposals are the peer's commands waiting for their entries.
+	proposals *proposalQueue
+	// sizeDiffHint adds up the bytes the applied writes put.
+	sizeDiffHint uint64
+}
+
+// newApplyContext is the context for applying entries of d's peer.
+func newApplyContext(d *peerMsgHandler) *applyContext {
+	return &applyContext{
+		tag:        d.Tag,
+		peerID:     d.PeerId(),
+		term:       d.Term(),
+		engines:    d.ctx.engine,
+		region:     d.Region(),
+		applyState: d.peerStorage.applyState,
+		proposals:  &d.proposals,
+	}
+}
 
 // applier applies one Ready's committed entries to kvdb. Writes of
 // consecutive entries share one write batch, which also carries the new
 // apply state; the batch is flushed before anything reads (Get, Snap), and
 // callbacks of writes are answered only after their batch is on disk.
 type applier struct {
-	d       *peerMsgHandler
+	ctx     *applyContext
 	kvWB    *engine_util.WriteBatch
 	pending []pendingResponse
+	// results are the side effects the peer must carry out, in entry order.
+	results []execResult
+	// stopped is set once the peer applied its own removal: nothing after
+	// that entry concerns it.
+	stopped bool
 }
 
 // pendingResponse is an answer to give once the write batch is flushed.
@@ -26,26 +70,28 @@ type pendingResponse struct {
 	resp     *raft_cmdpb.RaftCmdResponse
 }
 
-func newApplier(d *peerMsgHandler) *applier {
-	return &applier{d: d, kvWB: new(engine_util.WriteBatch)}
+func newApplier(ctx *applyContext) *applier {
+	return &applier{ctx: ctx, kvWB: new(engine_util.WriteBatch)}
 }
 
-// applyEntries applies entries in order and persists the result.
-func (a *applier) applyEntries(entries []eraftpb.Entry) {
+// applyEntries applies entries in order, persists the result and returns
+// what the peer must do about the admin commands among them.
+func (a *applier) applyEntries(entries []eraftpb.Entry) []execResult {
 	for i := range entries {
 		a.applyEntry(&entries[i])
-		if a.d.stopped {
-			return
+		if a.stopped {
+			break
 		}
 	}
 	a.flush()
+	return a.results
 }
 
 // applyEntry applies one entry and records that it is applied.
 func (a *applier) applyEntry(entry *eraftpb.Entry) {
 	// Your Code Here (2B).
 	//lab:begin 2B
-	applyState := a.d.peerStorage.applyState
+	applyState := a.ctx.applyState
 	if entry.Index <= applyState.AppliedIndex {
 		return
 	}
@@ -60,10 +106,10 @@ func (a *applier) applyEntry(entry *eraftpb.Entry) {
 	}
 	req := new(raft_cmdpb.RaftCmdRequest)
 	if err := req.Unmarshal(entry.Data); err != nil {
-		log.Panicf("[apply] %s entry %d is not a command: %v", a.d.Tag, entry.Index, err)
+		log.Panicf("[apply] %s entry %d is not a command: %v", a.ctx.tag, entry.Index, err)
 	}
-	p := a.d.takeProposal(entry)
-	if err := util.CheckRegionEpoch(req, a.d.Region(), true); err != nil {
+	p := a.takeProposal(entry)
+	if err := util.CheckRegionEpoch(req, a.ctx.region, true); err != nil {
 		a.respond(p, ErrResp(err))
 		return
 	}
@@ -79,7 +125,7 @@ func (a *applier) applyEntry(entry *eraftpb.Entry) {
 func (a *applier) applyRequests(req *raft_cmdpb.RaftCmdRequest) *raft_cmdpb.RaftCmdResponse {
 	// Your Code Here (2B).
 	//lab:begin 2B
-	if err := checkRequestKeys(req, a.d.Region()); err != nil {
+	if err := checkRequestKeys(req, a.ctx.region); err != nil {
 		return ErrResp(err)
 	}
 	resp := newCmdResp()
@@ -88,13 +134,13 @@ func (a *applier) applyRequests(req *raft_cmdpb.RaftCmdRequest) *raft_cmdpb.Raft
 		case raft_cmdpb.CmdType_Put:
 			a.kvWB.SetCF(r.Put.Cf, r.Put.Key, r.Put.Value)
 			resp.Responses = append(resp.Responses, &raft_cmdpb.Response{CmdType: r.CmdType, Put: &raft_cmdpb.PutResponse{}})
-			a.d.SizeDiffHint += uint64(len(r.Put.Key) + len(r.Put.Value))
+			a.ctx.sizeDiffHint += uint64(len(r.Put.Key) + len(r.Put.Value))
 		case raft_cmdpb.CmdType_Delete:
 			a.kvWB.DeleteCF(r.Delete.Cf, r.Delete.Key)
 			resp.Responses = append(resp.Responses, &raft_cmdpb.Response{CmdType: r.CmdType, Delete: &raft_cmdpb.DeleteResponse{}})
 		case raft_cmdpb.CmdType_Get:
 			a.flush()
-			value, err := engine_util.GetCF(a.d.ctx.engine.Kv, r.Get.Cf, r.Get.Key)
+			value, err := engine_util.GetCF(a.ctx.engines.Kv, r.Get.Cf, r.Get.Key)
 			if err != nil && err != badger.ErrKeyNotFound {
 				return ErrResp(err)
 			}
@@ -102,7 +148,7 @@ func (a *applier) applyRequests(req *raft_cmdpb.RaftCmdRequest) *raft_cmdpb.Raft
 		case raft_cmdpb.CmdType_Snap:
 			a.flush()
 			resp.Responses = append(resp.Responses, &raft_cmdpb.Response{CmdType: r.CmdType,
-				Snap: &raft_cmdpb.SnapResponse{Region: util.CopyRegion(a.d.Region())}})
+				Snap: &raft_cmdpb.SnapResponse{Region: util.CopyRegion(a.ctx.region)}})
 		}
 	}
 	return resp
@@ -119,9 +165,9 @@ func (a *applier) respond(p *proposal, resp *raft_cmdpb.RaftCmdResponse) {
 	if p == nil {
 		return
 	}
-	BindRespTerm(resp, a.d.Term())
+	BindRespTerm(resp, a.ctx.term)
 	if isSnapResponse(resp) {
-		p.cb.Txn = a.d.ctx.engine.Kv.NewTransaction(false)
+		p.cb.Txn = a.ctx.engines.Kv.NewTransaction(false)
 	}
 	a.pending = append(a.pending, pendingResponse{proposal: p, resp: resp})
 	//lab:end
@@ -141,12 +187,12 @@ func isSnapResponse(resp *raft_cmdpb.RaftCmdResponse) bool {
 func (a *applier) flush() {
 	// Your Code Here (2B).
 	//lab:begin 2B
-	ps := a.d.peerStorage
-	if err := a.kvWB.SetMeta(meta.ApplyStateKey(a.d.regionId), ps.applyState); err != nil {
-		log.Panicf("[apply] %s encoding apply state failed: %v", a.d.Tag, err)
+	ctx := a.ctx
+	if err := a.kvWB.SetMeta(meta.ApplyStateKey(ctx.region.Id), ctx.applyState); err != nil {
+		log.Panicf("[apply] %s encoding apply state failed: %v", ctx.tag, err)
 	}
-	if err := a.kvWB.WriteToDB(a.d.ctx.engine.Kv); err != nil {
-		log.Panicf("[apply] %s writing applied entries failed: %v", a.d.Tag, err)
+	if err := a.kvWB.WriteToDB(ctx.engines.Kv); err != nil {
+		log.Panicf("[apply] %s writing applied entries failed: %v", ctx.tag, err)
 	}
 	a.kvWB.Reset()
 	for _, pr := range a.pending {
@@ -156,20 +202,24 @@ func (a *applier) flush() {
 	//lab:end
 }
 
+// proposalQueue holds a peer's proposals in index order.
+type proposalQueue []*proposal
+
 // takeProposal removes and returns the proposal of entry, if this peer
 // proposed it in this term. Proposals that can no longer be applied are
 // answered with ErrStaleCommand: those before the entry (another leader's
 // entries took their place), and those of an older term than the entry,
 // wherever they are (by log matching, no entry of an older term can follow
 // this one). Proposals are in index order, and so in term order.
-func (d *peerMsgHandler) takeProposal(entry *eraftpb.Entry) *proposal {
+func (a *applier) takeProposal(entry *eraftpb.Entry) *proposal {
 	//lab:begin 2B
-	for len(d.proposals) > 0 {
-		p := d.proposals[0]
+	q := a.ctx.proposals
+	for len(*q) > 0 {
+		p := (*q)[0]
 		if p.index > entry.Index && p.term >= entry.Term {
 			return nil
 		}
-		d.proposals = d.proposals[1:]
+		*q = (*q)[1:]
 		if p.index == entry.Index && p.term == entry.Term {
 			return p
 		}

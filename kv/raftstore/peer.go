@@ -31,29 +31,39 @@ func notifyReqRegionRemoved(regionId uint64, cb *message.Callback) {
 	cb.Done(resp)
 }
 
-// createPeer makes the first peer of a region this store bootstraps or
-// loads at start-up.
-func createPeer(storeID uint64, cfg *config.Config, regionSched chan<- worker.Task,
-	engines *engine_util.Engines, region *metapb.Region) (*peer, error) {
+// createPeer makes the peer of an initialized region on this store: one
+// bootstrapped, loaded at start-up, or split off.
+func createPeer(ctx *GlobalContext, region *metapb.Region) (*peer, error) {
+	storeID := ctx.store.Id
 	metaPeer := util.FindPeer(region, storeID)
 	if metaPeer == nil {
 		return nil, errors.Errorf("find no peer for store %d in region %v", storeID, region)
 	}
 	log.Infof("[conf] store=%d region=%d peer=%d created", storeID, region.GetId(), metaPeer.GetId())
-	return NewPeer(storeID, cfg, engines, region, regionSched, metaPeer)
+	return newStorePeer(ctx, region, metaPeer)
 }
 
 // replicatePeer makes a peer for a region this store learns about from a
 // raft message: it knows nothing of the region yet but its id, and gets the
 // rest from a snapshot of the leader.
-func replicatePeer(storeID uint64, cfg *config.Config, regionSched chan<- worker.Task,
-	engines *engine_util.Engines, regionID uint64, metaPeer *metapb.Peer) (*peer, error) {
-	log.Infof("[conf] store=%d region=%d peer=%d created by a message, waits for a snapshot", storeID, regionID, metaPeer.GetId())
+func replicatePeer(ctx *GlobalContext, regionID uint64, metaPeer *metapb.Peer) (*peer, error) {
+	log.Infof("[conf] store=%d region=%d peer=%d created by a message, waits for a snapshot", ctx.store.Id, regionID, metaPeer.GetId())
 	region := &metapb.Region{
 		Id:          regionID,
 		RegionEpoch: &metapb.RegionEpoch{},
 	}
-	return NewPeer(storeID, cfg, engines, region, regionSched, metaPeer)
+	return newStorePeer(ctx, region, metaPeer)
+}
+
+// newStorePeer makes a peer of this store, its snapshots generated on the
+// store's generator worker.
+func newStorePeer(ctx *GlobalContext, region *metapb.Region, metaPeer *metapb.Peer) (*peer, error) {
+	p, err := NewPeer(ctx.store.Id, ctx.cfg, ctx.engine, region, ctx.regionTaskSender, metaPeer)
+	if err != nil {
+		return nil, err
+	}
+	p.peerStorage.genSched = ctx.snapGenTaskSender
+	return p, nil
 }
 
 // proposal is a command waiting to be applied: when the entry at index of
@@ -79,7 +89,7 @@ type peer struct {
 	peerStorage *PeerStorage
 
 	// proposals wait for their entries to be applied, in index order.
-	proposals []*proposal
+	proposals proposalQueue
 	// LastCompactedIdx is the index of the last compact-log command proposed.
 	LastCompactedIdx uint64
 	// peerCache knows the store of every peer it has heard of.
@@ -150,18 +160,16 @@ func (p *peer) insertPeerCache(peer *metapb.Peer) {
 	p.peerCache[peer.GetId()] = peer
 }
 
-// getPeerFromCache finds the store of a peer of the region.
+// getPeerFromCache finds the store of a peer: the region's peer list
+// first (peer ids are reused, so an id may have named a peer on another
+// store before), then the peers heard of.
 func (p *peer) getPeerFromCache(peerID uint64) *metapb.Peer {
-	if peer, ok := p.peerCache[peerID]; ok {
-		return peer
-	}
 	for _, peer := range p.peerStorage.Region().GetPeers() {
 		if peer.GetId() == peerID {
-			p.insertPeerCache(peer)
 			return peer
 		}
 	}
-	return nil
+	return p.peerCache[peerID]
 }
 
 func (p *peer) nextProposalIndex() uint64 {

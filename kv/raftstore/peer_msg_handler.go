@@ -51,7 +51,7 @@ func (d *peerMsgHandler) HandleRaftReady() {
 	}
 	d.Send(d.ctx.trans, rd.Messages)
 	if len(rd.CommittedEntries) > 0 {
-		newApplier(d).applyEntries(rd.CommittedEntries)
+		d.applyCommitted(rd.CommittedEntries)
 		if d.stopped {
 			return
 		}
@@ -165,10 +165,27 @@ func (d *peerMsgHandler) proposeRaftCommand(msg *raft_cmdpb.RaftCmdRequest, cb *
 		cb.Done(ErrResp(err))
 		return
 	}
-	if admin := msg.AdminRequest; admin != nil && admin.CmdType == raft_cmdpb.AdminCmdType_TransferLeader {
-		d.transferLeader(admin.TransferLeader.Peer, cb)
-		return
+	if admin := msg.AdminRequest; admin != nil {
+		switch admin.CmdType {
+		case raft_cmdpb.AdminCmdType_TransferLeader:
+			d.transferLeader(admin.TransferLeader.Peer, cb)
+			return
+		case raft_cmdpb.AdminCmdType_ChangePeer:
+			d.proposeConfChange(msg, cb)
+			return
+		case raft_cmdpb.AdminCmdType_Split:
+			d.proposeSplit(msg, cb)
+			return
+		}
 	}
+	d.propose(msg, cb)
+	//lab:end
+}
+
+//lab:begin 2B
+
+// propose appends a normal command to the log and remembers its callback.
+func (d *peerMsgHandler) propose(msg *raft_cmdpb.RaftCmdRequest, cb *message.Callback) {
 	data, err := msg.Marshal()
 	if err != nil {
 		cb.Done(ErrResp(err))
@@ -182,6 +199,116 @@ func (d *peerMsgHandler) proposeRaftCommand(msg *raft_cmdpb.RaftCmdRequest, cb *
 	if cb != nil {
 		d.proposals = append(d.proposals, &proposal{index: index, term: term, cb: cb})
 	}
+}
+
+//lab:end
+
+// proposeConfChange proposes a ChangePeer command as a raft conf change,
+// the command riding in the entry's context. An order already in effect
+// is answered at once; one while another conf change is not applied yet is
+// refused. The leader never proposes its own removal: it hands leadership
+// to another peer and answers NotLeader, so the scheduler sends the order
+// again to the new leader (a leader that removed itself from a two-peer
+// region could leave the other peer unaware of the commit, unable to win
+// an election without it).
+func (d *peerMsgHandler) proposeConfChange(msg *raft_cmdpb.RaftCmdRequest, cb *message.Callback) {
+	// Your Code Here (3B).
+	//lab:begin 3B
+	changePeer := msg.AdminRequest.ChangePeer
+	if changePeer == nil || changePeer.Peer == nil {
+		cb.Done(ErrResp(errors.Errorf("%s: ChangePeer without a peer", d.Tag)))
+		return
+	}
+	region := d.Region()
+	changed, err := changeRegionPeers(region, changePeer)
+	if err != nil {
+		cb.Done(ErrResp(err))
+		return
+	}
+	if changed == region {
+		cb.Done(changePeerResp(region))
+		return
+	}
+	if changePeer.ChangeType == eraftpb.ConfChangeType_RemoveNode && changePeer.Peer.Id == d.PeerId() {
+		d.leaveLeadershipBeforeRemoval(cb)
+		return
+	}
+	if pending := d.RaftGroup.Raft.PendingConfIndex; pending > d.peerStorage.AppliedIndex() {
+		cb.Done(ErrResp(errors.Errorf("%s: conf change at %d is not applied yet (applied %d), try again later",
+			d.Tag, pending, d.peerStorage.AppliedIndex())))
+		return
+	}
+	context, err := msg.Marshal()
+	if err != nil {
+		cb.Done(ErrResp(err))
+		return
+	}
+	cc := eraftpb.ConfChange{ChangeType: changePeer.ChangeType, NodeId: changePeer.Peer.Id, Context: context}
+	index, term := d.nextProposalIndex(), d.Term()
+	if err := d.RaftGroup.ProposeConfChange(cc); err != nil {
+		cb.Done(ErrRespWithTerm(err, term))
+		return
+	}
+	log.Infof("[conf] %s proposed %s of peer %d (store %d) at %d", d.Tag,
+		changePeer.ChangeType, changePeer.Peer.Id, changePeer.Peer.StoreId, index)
+	if cb != nil {
+		d.proposals = append(d.proposals, &proposal{index: index, term: term, cb: cb})
+	}
+	//lab:else
+	//	cb.Done(ErrResp(errors.Errorf("%s: conf change is not supported", d.Tag)))
+	//lab:end
+}
+
+//lab:begin 3B
+
+// changePeerResp answers a ChangePeer command with the region.
+func changePeerResp(region *metapb.Region) *raft_cmdpb.RaftCmdResponse {
+	resp := newCmdResp()
+	resp.AdminResponse = &raft_cmdpb.AdminResponse{
+		CmdType:    raft_cmdpb.AdminCmdType_ChangePeer,
+		ChangePeer: &raft_cmdpb.ChangePeerResponse{Region: util.CopyRegion(region)},
+	}
+	return resp
+}
+
+// leaveLeadershipBeforeRemoval answers an order to remove this leader: it
+// transfers leadership to the most up-to-date other peer and answers
+// NotLeader naming it.
+func (d *peerMsgHandler) leaveLeadershipBeforeRemoval(cb *message.Callback) {
+	var target *metapb.Peer
+	var bestMatch uint64
+	progress := d.RaftGroup.GetProgress()
+	for _, p := range d.Region().Peers {
+		if p.Id == d.PeerId() {
+			continue
+		}
+		if pr, ok := progress[p.Id]; ok && (target == nil || pr.Match > bestMatch) {
+			target, bestMatch = p, pr.Match
+		}
+	}
+	if target == nil {
+		cb.Done(ErrResp(errors.Errorf("%s: cannot remove the only peer of the region", d.Tag)))
+		return
+	}
+	log.Infof("[conf] %s asked to remove itself: transferring leadership to peer %d first", d.Tag, target.Id)
+	d.RaftGroup.TransferLeader(target.Id)
+	cb.Done(ErrRespWithTerm(&util.ErrNotLeader{RegionId: d.regionId, Leader: target}, d.Term()))
+}
+
+//lab:end
+
+// proposeSplit proposes a Split command once its key and ids fit the
+// region.
+func (d *peerMsgHandler) proposeSplit(msg *raft_cmdpb.RaftCmdRequest, cb *message.Callback) {
+	// Your Code Here (3B).
+	//lab:begin 3B
+	if err := checkSplitRequest(d.Region(), msg.AdminRequest.Split); err != nil {
+		cb.Done(ErrResp(err))
+		return
+	}
+	d.propose(msg, cb)
+	//lab:else
+	//	cb.Done(ErrResp(errors.Errorf("%s: split is not supported", d.Tag)))
 	//lab:end
 }
 
@@ -421,11 +548,11 @@ func (d *peerMsgHandler) checkSnapshot(msg *raft_serverpb.RaftMessage) (*snap.Sn
 	}
 
 	// The files must have arrived before raft may see the snapshot.
-	_, err = d.ctx.snapMgr.GetSnapshotForApplying(key)
+	s, err := d.ctx.snapMgr.GetSnapshotForApplying(key)
 	if err != nil {
 		return nil, err
 	}
-	return nil, nil
+	return nil, s.Close()
 }
 
 // destroyPeer removes the peer from the store: its state and data, its
@@ -511,13 +638,31 @@ func (d *peerMsgHandler) onSplitRegionCheckTick() {
 	if !d.IsLeader() {
 		return
 	}
-	if d.ApproximateSize != nil && d.SizeDiffHint < d.ctx.cfg.RegionSplitSize/8 {
+	if !needSplitCheck(d.ApproximateSize, d.SizeDiffHint, d.ctx.cfg.RegionSplitSize, d.ctx.cfg.RegionMaxSize) {
 		return
 	}
 	d.ctx.splitCheckTaskSender <- &runner.SplitCheckTask{
 		Region: d.Region(),
 	}
+	// Until the checker answers, the size is at least what it was plus
+	// what was written since.
+	if d.ApproximateSize != nil {
+		size := *d.ApproximateSize + d.SizeDiffHint
+		d.ApproximateSize = &size
+	}
 	d.SizeDiffHint = 0
+}
+
+// needSplitCheck tells whether a region of approximate size (nil: never
+// measured) that grew by diff since its last check is worth checking
+// again: after enough growth, and whenever it may be over the maximum (a
+// region whose last writes carried it over must split however small they
+// were).
+func needSplitCheck(approximate *uint64, diff, splitSize, maxSize uint64) bool {
+	if approximate == nil || diff >= splitSize/8 {
+		return true
+	}
+	return *approximate+diff > maxSize
 }
 
 // onPrepareSplitRegion asks the scheduler for the ids of a split; the split

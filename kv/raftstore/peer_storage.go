@@ -60,8 +60,11 @@ type PeerStorage struct {
 	// applyState is the persisted RaftApplyState: applied index and truncated log.
 	applyState *raft_serverpb.RaftApplyState
 
-	snapState    snapState
-	regionSched  chan<- worker.Task
+	snapState   snapState
+	regionSched chan<- worker.Task
+	// genSched, when set, takes snapshot generation off the region worker,
+	// so that applying a snapshot never waits behind building one.
+	genSched     chan<- worker.Task
 	snapGenTries int
 
 	// Engines are the store's two databases.
@@ -243,7 +246,11 @@ func (ps *PeerStorage) requestSnapshot() {
 	ps.snapGenTries++
 	ch := make(chan *eraftpb.Snapshot, 1)
 	ps.snapState = snapState{stateType: snapStateGenerating, receiver: ch}
-	ps.regionSched <- &runner.RegionTaskGen{RegionId: ps.region.GetId(), Notifier: ch}
+	sched := ps.regionSched
+	if ps.genSched != nil {
+		sched = ps.genSched
+	}
+	sched <- &runner.RegionTaskGen{RegionId: ps.region.GetId(), Notifier: ch}
 }
 
 // validateSnap rejects a generated snapshot that is older than the log

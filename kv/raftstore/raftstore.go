@@ -89,6 +89,7 @@ type GlobalContext struct {
 	trans                Transport
 	schedulerTaskSender  chan<- worker.Task
 	regionTaskSender     chan<- worker.Task
+	snapGenTaskSender    chan<- worker.Task
 	raftLogGCTaskSender  chan<- worker.Task
 	splitCheckTaskSender chan<- worker.Task
 	schedulerClient      scheduler_client.Client
@@ -145,7 +146,7 @@ func (bs *Raftstore) loadPeers() ([]*peer, error) {
 				continue
 			}
 
-			peer, err := createPeer(storeID, ctx.cfg, ctx.regionTaskSender, ctx.engine, region)
+			peer, err := createPeer(ctx, region)
 			if err != nil {
 				return err
 			}
@@ -194,6 +195,7 @@ type workers struct {
 	schedulerWorker  *worker.Worker
 	splitCheckWorker *worker.Worker
 	regionWorker     *worker.Worker
+	snapGenWorker    *worker.Worker
 	wg               *sync.WaitGroup
 }
 
@@ -229,6 +231,7 @@ func (bs *Raftstore) start(
 	bs.workers = &workers{
 		splitCheckWorker: worker.NewWorker("split-check", wg),
 		regionWorker:     worker.NewWorker("snapshot-worker", wg),
+		snapGenWorker:    worker.NewWorker("snapshot-generator", wg),
 		raftLogGCWorker:  worker.NewWorker("raft-gc-worker", wg),
 		schedulerWorker:  worker.NewWorker("scheduler-worker", wg),
 		wg:               wg,
@@ -243,6 +246,7 @@ func (bs *Raftstore) start(
 		trans:                trans,
 		schedulerTaskSender:  bs.workers.schedulerWorker.Sender(),
 		regionTaskSender:     bs.workers.regionWorker.Sender(),
+		snapGenTaskSender:    bs.workers.snapGenWorker.Sender(),
 		splitCheckTaskSender: bs.workers.splitCheckWorker.Sender(),
 		raftLogGCTaskSender:  bs.workers.raftLogGCWorker.Sender(),
 		schedulerClient:      schedulerClient,
@@ -278,6 +282,7 @@ func (bs *Raftstore) startWorkers(peers []*peer) {
 	cfg := ctx.cfg
 	workers.splitCheckWorker.Start(runner.NewSplitCheckHandler(engines.Kv, NewRaftstoreRouter(router), cfg))
 	workers.regionWorker.Start(runner.NewRegionTaskHandler(engines, ctx.snapMgr))
+	workers.snapGenWorker.Start(runner.NewRegionTaskHandler(engines, ctx.snapMgr))
 	workers.raftLogGCWorker.Start(runner.NewRaftLogGCTaskHandler())
 	workers.schedulerWorker.Start(runner.NewSchedulerTaskHandler(ctx.store.Id, ctx.schedulerClient, NewRaftstoreRouter(router)))
 	bs.wg.Add(1)
@@ -293,6 +298,7 @@ func (bs *Raftstore) shutDown() {
 	bs.answerWaitingCommands()
 	bs.workers.splitCheckWorker.Stop()
 	bs.workers.regionWorker.Stop()
+	bs.workers.snapGenWorker.Stop()
 	bs.workers.raftLogGCWorker.Stop()
 	bs.workers.schedulerWorker.Stop()
 	bs.workers.wg.Wait()

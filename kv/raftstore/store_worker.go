@@ -202,8 +202,7 @@ func (sw *storeWorker) maybeCreatePeer(regionID uint64, msg *raft_serverpb.RaftM
 		return false, nil
 	}
 
-	peer, err := replicatePeer(
-		sw.store.GetId(), sw.cfg, sw.regionTaskSender, sw.engine, regionID, msg.ToPeer)
+	peer, err := replicatePeer(sw.GlobalContext, regionID, msg.ToPeer)
 	if err != nil {
 		return false, err
 	}

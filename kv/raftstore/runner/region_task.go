@@ -183,9 +183,6 @@ func (r *regionTaskHandler) applySnap(task *RegionTaskApply) error {
 		return err
 	}
 	defer s.Close()
-	if !s.Exists() {
-		return errors.Errorf("snapshot %s is missing or incomplete", s.Path())
-	}
 	if err := engine_util.DeleteRange(r.engines.Kv, task.StartKey, task.EndKey); err != nil {
 		return errors.Annotate(err, "delete old data")
 	}

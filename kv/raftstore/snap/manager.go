@@ -140,9 +140,19 @@ func (sm *SnapManager) GetSnapshotForReceiving(key SnapKey, data []byte) (Snapsh
 	return NewSnapForReceiving(sm.base, key, snapData.GetMeta(), sm.snapSize, sm.Deleter())
 }
 
-// GetSnapshotForApplying opens a handle to apply snapshot key.
+// GetSnapshotForApplying opens a handle to apply snapshot key, which must
+// be complete on disk: a snapshot raft accepts has to be appliable, at once
+// and after any restart.
 func (sm *SnapManager) GetSnapshotForApplying(key SnapKey) (Snapshot, error) {
-	return NewSnapForApplying(sm.base, key, sm.snapSize, sm.Deleter())
+	s, err := NewSnapForApplying(sm.base, key, sm.snapSize, sm.Deleter())
+	if err != nil {
+		return nil, err
+	}
+	if !s.Exists() {
+		s.Close()
+		return nil, errors.Errorf("snapshot %s is missing or incomplete", s.Path())
+	}
+	return s, nil
 }
 
 // Register records one use of snapshot key; Deregister ends it.
