@@ -2,6 +2,7 @@ package txntest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"math/rand"
@@ -10,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tinykv-lab/tinykv/kv/client/percolator"
 	"github.com/tinykv-lab/tinykv/kv/server"
 	"github.com/tinykv-lab/tinykv/kv/storage"
 )
@@ -32,6 +34,13 @@ type BankConfig struct {
 	Route Router
 	// KeyPrefix starts every account key (default "bank/").
 	KeyPrefix string
+	// AllowUnknown accepts transfers and reads that fail without an answer
+	// (a store or the scheduler down): such a transfer may or may not have
+	// committed, so the final check is on the total only. For runs that
+	// kill processes.
+	AllowUnknown bool
+	// Context bounds the run (default: none).
+	Context context.Context
 }
 
 func (cfg BankConfig) withDefaults() BankConfig {
@@ -53,6 +62,9 @@ func (cfg BankConfig) withDefaults() BankConfig {
 	if cfg.KeyPrefix == "" {
 		cfg.KeyPrefix = "bank/"
 	}
+	if cfg.Context == nil {
+		cfg.Context = context.Background()
+	}
 	return cfg
 }
 
@@ -62,16 +74,18 @@ type BankReport struct {
 	Aborted     int64 // transfers that hit a conflict or a lock and gave up
 	Crashed     int64 // transfers whose client walked away mid-commit
 	CrashedLive int64 // of those, the ones already committed (past the primary)
+	Unknown     int64 // transfers that failed without an answer (AllowUnknown)
 	Audits      int64 // snapshot reads of all accounts
 	Rereads     int64 // audits that read an earlier snapshot again
+	FailedReads int64 // audits that failed without an answer (AllowUnknown)
 	Resolve     *ResolveStats
 	Elapsed     time.Duration
 }
 
 func (r *BankReport) String() string {
-	return fmt.Sprintf("%d committed, %d aborted, %d crashed (%d of them committed), %d audits (%d re-reads), "+
+	return fmt.Sprintf("%d committed, %d aborted, %d crashed (%d of them committed), %d unknown, %d audits (%d re-reads, %d failed), "+
 		"locks resolved: %d committed, %d rolled back, %d expired primaries, %d waits on live locks; %v",
-		r.Committed, r.Aborted, r.Crashed, r.CrashedLive, r.Audits, r.Rereads,
+		r.Committed, r.Aborted, r.Crashed, r.CrashedLive, r.Unknown, r.Audits, r.Rereads, r.FailedReads,
 		r.Resolve.Committed.Load(), r.Resolve.RolledBack.Load(), r.Resolve.Expired.Load(), r.Resolve.Waited.Load(),
 		r.Elapsed.Round(time.Millisecond))
 }
@@ -91,8 +105,20 @@ func RunBank(store storage.Storage, cfg BankConfig) (*BankReport, error) {
 // clients saw commit. The error says what broke and the seed.
 func RunBankOn(kv TxnKV, cfg BankConfig) (*BankReport, error) {
 	cfg = cfg.withDefaults()
-	b := &bank{cfg: cfg, oracle: NewOracle(), report: &BankReport{Resolve: new(ResolveStats)}}
-	b.client = NewClient(kv, b.oracle, cfg.Route, cfg.LockTTL, b.report.Resolve)
+	oracle := NewOracle()
+	stats := new(ResolveStats)
+	return runBank(NewClient(kv, oracle, cfg.Route, cfg.LockTTL, stats), oracle, stats, cfg)
+}
+
+// RunBankWith runs the bank workload through client, whose timestamps come
+// from oracle (a real cluster through kv/client, say); cfg.Route and
+// cfg.LockTTL are the client's business and are ignored.
+func RunBankWith(client *Client, oracle percolator.Oracle, cfg BankConfig) (*BankReport, error) {
+	return runBank(client, oracle, client.Stats(), cfg.withDefaults())
+}
+
+func runBank(client *Client, oracle percolator.Oracle, stats *ResolveStats, cfg BankConfig) (*BankReport, error) {
+	b := &bank{cfg: cfg, ctx: cfg.Context, oracle: oracle, client: client, report: &BankReport{Resolve: stats}}
 	b.snapshots = make(map[uint64][]int64)
 	start := time.Now()
 	err := b.run()
@@ -105,10 +131,14 @@ func RunBankOn(kv TxnKV, cfg BankConfig) (*BankReport, error) {
 
 type bank struct {
 	cfg    BankConfig
-	oracle *Oracle
+	ctx    context.Context
+	oracle percolator.Oracle
 	client *Client
 	report *BankReport
-	openTs uint64 // commit ts of the opening transaction
+	openTs uint64        // commit ts of the opening transaction
+	latest atomic.Uint64 // newest timestamp the auditor took
+	// unknown: some transfer ended without an answer (AllowUnknown).
+	unknown atomic.Bool
 
 	failed  atomic.Bool
 	errOnce sync.Once
@@ -167,16 +197,32 @@ func (b *bank) key(account int) []byte {
 
 // open gives every account its opening balance in one transaction.
 func (b *bank) open() error {
-	txn := b.client.Begin()
+	txn, err := b.client.Begin(b.ctx)
+	if err != nil {
+		return fmt.Errorf("opening the accounts: %v", err)
+	}
 	for i := 0; i < b.cfg.Accounts; i++ {
 		txn.Set(b.key(i), []byte(strconv.FormatInt(b.cfg.Balance, 10)))
 	}
-	commitTs, err := txn.Commit()
+	commitTs, err := txn.Commit(b.ctx)
 	if err != nil {
 		return fmt.Errorf("opening the accounts: %v", err)
 	}
 	b.openTs = commitTs
+	b.latest.Store(commitTs)
 	return nil
+}
+
+// timestamp takes a new timestamp for the auditor.
+func (b *bank) timestamp() (uint64, error) {
+	ts, err := b.oracle.Timestamp(b.ctx)
+	if err != nil {
+		return 0, err
+	}
+	if ts > b.latest.Load() {
+		b.latest.Store(ts)
+	}
+	return ts, nil
 }
 
 // transfers is one client: it moves money and adds what committed to deltas.
@@ -190,6 +236,11 @@ func (b *bank) transfers(rng *rand.Rand, deltas []int64) error {
 			crash = CrashPoint(1 + rng.Intn(3))
 		}
 		committed, err := b.transfer(from, to, amount, crash)
+		if err != nil && b.cfg.AllowUnknown && b.ctx.Err() == nil {
+			atomic.AddInt64(&b.report.Unknown, 1)
+			b.unknown.Store(true)
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("transfer %d of %d from account %d to %d (%v): %v", i, amount, from, to, crash, err)
 		}
@@ -203,22 +254,25 @@ func (b *bank) transfers(rng *rand.Rand, deltas []int64) error {
 
 // transfer moves amount in one transaction and reports whether it committed.
 func (b *bank) transfer(from, to int, amount int64, crash CrashPoint) (bool, error) {
-	txn := b.client.Begin()
-	fromBalance, err := b.balance(txn.Get(b.key(from)))
+	txn, err := b.client.Begin(b.ctx)
 	if err != nil {
 		return false, err
 	}
-	toBalance, err := b.balance(txn.Get(b.key(to)))
+	fromBalance, err := b.balance(txn.Get(b.ctx, b.key(from)))
+	if err != nil {
+		return false, err
+	}
+	toBalance, err := b.balance(txn.Get(b.ctx, b.key(to)))
 	if err != nil {
 		return false, err
 	}
 	txn.Set(b.key(from), []byte(strconv.FormatInt(fromBalance-amount, 10)))
 	txn.Set(b.key(to), []byte(strconv.FormatInt(toBalance+amount, 10)))
 	if crash != NoCrash {
-		committed, err := txn.CommitAndCrash(crash)
+		committed, err := txn.CommitAndCrash(b.ctx, crash)
 		return b.count(committed, err, crash)
 	}
-	_, err = txn.Commit()
+	_, err = txn.Commit(b.ctx)
 	return b.count(err == nil, err, crash)
 }
 
@@ -269,11 +323,23 @@ func (b *bank) audit(rng *rand.Rand, stop <-chan struct{}) error {
 			ts = b.snapshotTs[rng.Intn(len(b.snapshotTs))]
 		case choice == 1:
 			// Any time since the accounts opened is a valid snapshot.
-			ts = b.openTs + uint64(rng.Int63n(int64(b.oracle.Last()-b.openTs)+1))
+			ts = b.openTs + uint64(rng.Int63n(int64(b.latest.Load()-b.openTs)+1))
 		default:
-			ts = b.oracle.Next()
+			var err error
+			if ts, err = b.timestamp(); err != nil {
+				if b.cfg.AllowUnknown {
+					atomic.AddInt64(&b.report.FailedReads, 1)
+					continue
+				}
+				return fmt.Errorf("audit: no timestamp: %v", err)
+			}
 		}
 		if err := b.auditAt(ts); err != nil {
+			var broken *brokenRule
+			if b.cfg.AllowUnknown && !errors.As(err, &broken) {
+				atomic.AddInt64(&b.report.FailedReads, 1)
+				continue
+			}
 			return err
 		}
 		time.Sleep(time.Millisecond)
@@ -292,7 +358,7 @@ func (b *bank) auditAt(ts uint64) error {
 	if earlier, ok := b.snapshots[ts]; ok {
 		atomic.AddInt64(&b.report.Rereads, 1)
 		if fmt.Sprint(earlier) != fmt.Sprint(balances) {
-			return fmt.Errorf("snapshot at ts %d changed: read %v, later %v", ts, earlier, balances)
+			return broke("snapshot at ts %d changed: read %v, later %v", ts, earlier, balances)
 		}
 	} else if len(b.snapshotTs) < maxSnapshots {
 		b.snapshots[ts] = balances
@@ -309,7 +375,7 @@ func (b *bank) readAll(ts uint64) ([]int64, error) {
 	balances := make([]int64, b.cfg.Accounts)
 	var total int64
 	for i := range balances {
-		balance, err := b.balance(b.client.Get(b.key(i), ts))
+		balance, err := b.balance(b.client.Get(b.ctx, b.key(i), ts))
 		if err != nil {
 			return nil, fmt.Errorf("audit at ts %d, account %d: %v", ts, i, err)
 		}
@@ -317,24 +383,24 @@ func (b *bank) readAll(ts uint64) ([]int64, error) {
 		total += balance
 	}
 	if want := b.cfg.Balance * int64(b.cfg.Accounts); total != want {
-		return nil, fmt.Errorf("snapshot at ts %d holds %d in total, want %d: balances %v", ts, total, want, balances)
+		return nil, broke("snapshot at ts %d holds %d in total, want %d: balances %v", ts, total, want, balances)
 	}
 	return balances, nil
 }
 
 // checkScan reads the accounts again with one scan at ts and compares.
 func (b *bank) checkScan(ts uint64, balances []int64) error {
-	pairs, err := b.client.Scan([]byte(b.cfg.KeyPrefix), uint32(b.cfg.Accounts), ts)
+	pairs, err := b.client.Scan(b.ctx, []byte(b.cfg.KeyPrefix), nil, b.cfg.Accounts, ts)
 	if err != nil {
 		return fmt.Errorf("audit scan at ts %d: %v", ts, err)
 	}
 	if len(pairs) != len(balances) {
-		return fmt.Errorf("scan at ts %d returned %d pairs, want the %d accounts", ts, len(pairs), len(balances))
+		return broke("scan at ts %d returned %d pairs, want the %d accounts", ts, len(pairs), len(balances))
 	}
 	for i, pair := range pairs {
 		want := strconv.FormatInt(balances[i], 10)
 		if !bytes.Equal(pair.Key, b.key(i)) || string(pair.Value) != want {
-			return fmt.Errorf("scan at ts %d returned %q=%q at position %d, want %q=%q (as read by get)",
+			return broke("scan at ts %d returned %q=%q at position %d, want %q=%q (as read by get)",
 				ts, pair.Key, pair.Value, i, b.key(i), want)
 		}
 	}
@@ -344,7 +410,10 @@ func (b *bank) checkScan(ts uint64, balances []int64) error {
 // checkFinal reads every account once all clients are done (resolving the
 // locks the crashed ones left) and compares with the committed transfers.
 func (b *bank) checkFinal(deltas [][]int64) error {
-	ts := b.oracle.Next()
+	ts, err := b.timestamp()
+	if err != nil {
+		return fmt.Errorf("final audit: no timestamp: %v", err)
+	}
 	if err := b.auditAt(ts); err != nil {
 		return fmt.Errorf("final audit: %v", err)
 	}
@@ -355,6 +424,10 @@ func (b *bank) checkFinal(deltas [][]int64) error {
 		if balances, err = b.readAll(ts); err != nil {
 			return fmt.Errorf("final audit: %v", err)
 		}
+	}
+	if b.unknown.Load() {
+		// Some transfers may have committed unseen: the total is all we know.
+		return nil
 	}
 	want := make([]int64, b.cfg.Accounts)
 	for account := range want {
@@ -367,6 +440,16 @@ func (b *bank) checkFinal(deltas [][]int64) error {
 		return fmt.Errorf("final balances at ts %d are %v, but the committed transfers make %v", ts, balances, want)
 	}
 	return nil
+}
+
+// brokenRule is an audit that saw the store break a rule (as opposed to
+// one that could not read).
+type brokenRule struct{ msg string }
+
+func (e *brokenRule) Error() string { return e.msg }
+
+func broke(format string, args ...interface{}) error {
+	return &brokenRule{msg: fmt.Sprintf(format, args...)}
 }
 
 // isAbort reports whether err is a clean abort of a transaction.

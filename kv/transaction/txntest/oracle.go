@@ -1,6 +1,9 @@
 package txntest
 
-import "sync/atomic"
+import (
+	"context"
+	"sync/atomic"
+)
 
 // Oracle hands out unique, increasing timestamps, as the scheduler's
 // timestamp oracle does. Its clock is virtual: every timestamp is one
@@ -28,4 +31,9 @@ func (o *Oracle) Next() uint64 {
 // Last returns the newest timestamp handed out (0 before the first).
 func (o *Oracle) Last() uint64 {
 	return o.last.Load()
+}
+
+// Timestamp is Next, as a percolator.Oracle.
+func (o *Oracle) Timestamp(context.Context) (uint64, error) {
+	return o.Next(), nil
 }
