@@ -531,7 +531,7 @@ func (c *Client) resolveTxn(ctx context.Context, info *kvrpcpb.LockInfo, commitT
 // (a stub), into an error.
 func answered[R any](rpc string, resp *R, err error) error {
 	if err != nil {
-		return fmt.Errorf("%s failed: %v", rpc, err)
+		return fmt.Errorf("%s failed: %w", rpc, err)
 	}
 	if resp == nil {
 		return fmt.Errorf("%s returned neither a response nor an error", rpc)
