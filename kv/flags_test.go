@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseFlagsDefaults(t *testing.T) {
@@ -22,8 +25,11 @@ func TestParseFlagsDefaults(t *testing.T) {
 			break
 		}
 	}
-	if conf.Raft {
-		t.Errorf("default mode is raft, want standalone")
+	if !conf.Raft {
+		t.Errorf("default mode is standalone, want raft (as TinyKV's)")
+	}
+	if conf.RegionMaxSize != 144<<20 || conf.RegionSplitSize != 96<<20 {
+		t.Errorf("default region sizes are max %d, split %d; want 144MiB and 96MiB", conf.RegionMaxSize, conf.RegionSplitSize)
 	}
 }
 
@@ -57,6 +63,10 @@ func TestParseFlagsRefusesBadInput(t *testing.T) {
 		{[]string{"-path", ""}, "data path is empty"},
 		{[]string{"-standalone=false", "-scheduler", "nowhere"}, "scheduler address"},
 		{[]string{"extra"}, "unexpected argument"},
+		{[]string{"-region-max-size", "lots"}, "size \"lots\""},
+		{[]string{"-region-max-size", "100B", "-region-split-size", "200B"}, "split size"},
+		{[]string{"-config", "/nonexistent/tinykv.toml"}, "/nonexistent/tinykv.toml"},
+		{[]string{"-standalone=maybe"}, "want true or false"},
 	} {
 		_, err := parseFlags(tc.args, &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -70,5 +80,35 @@ func TestParseFlagsHelp(t *testing.T) {
 	_, err := parseFlags([]string{"-h"}, &out)
 	if !errors.Is(err, flag.ErrHelp) || !strings.Contains(out.String(), "-addr") {
 		t.Errorf("parseFlags(-h) = %v with usage %q; want flag.ErrHelp and the usage", err, out.String())
+	}
+}
+
+func TestParseFlagsStandaloneAndSizes(t *testing.T) {
+	conf, err := parseFlags([]string{"-standalone", "-region-max-size", "800B", "-region-split-size", "512KiB"}, &bytes.Buffer{})
+	if err == nil {
+		t.Fatalf("split size above max size accepted: %+v", conf)
+	}
+	conf, err = parseFlags([]string{"-standalone", "-region-max-size", "1MiB", "-region-split-size", "800B"}, &bytes.Buffer{})
+	if err != nil || conf.Raft || conf.RegionMaxSize != 1<<20 || conf.RegionSplitSize != 800 {
+		t.Fatalf("-standalone -region-max-size 1MiB -region-split-size 800B = %+v, %v; want standalone, 1048576, 800", conf, err)
+	}
+}
+
+func TestParseFlagsConfigFileUnderFlags(t *testing.T) {
+	t.Setenv("LOG_LEVEL", "")
+	path := filepath.Join(t.TempDir(), "tinykv.toml")
+	text := "addr = \"127.0.0.1:7\"\nlog-level = \"warn\"\n[raftstore]\nregion-max-size = \"2MiB\"\nregion-split-size = \"1MiB\"\nraft-base-tick-interval = \"20ms\"\n"
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf, err := parseFlags([]string{"-config", path, "-addr", "127.0.0.1:8", "-region-split-size", "512KiB"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatalf("parseFlags with a config file: %v", err)
+	}
+	if conf.StoreAddr != "127.0.0.1:8" || conf.LogLevel != "warn" || conf.RegionMaxSize != 2<<20 || conf.RegionSplitSize != 512<<10 ||
+		conf.RaftBaseTickInterval != 20*time.Millisecond {
+		t.Fatalf("file plus flags gave addr %q, log level %q, max %d, split %d, tick %v; "+
+			"want the flags' 127.0.0.1:8 and 512KiB, the file's warn, 2MiB and 20ms",
+			conf.StoreAddr, conf.LogLevel, conf.RegionMaxSize, conf.RegionSplitSize, conf.RaftBaseTickInterval)
 	}
 }

@@ -1,11 +1,14 @@
 // Command tinykv-server runs one TinyKV store: the TinyKv gRPC service over
-// the standalone storage of project 1 (and, once the raft store exists, over
-// a raft group of stores).
+// the raft store, as one member of a cluster that a scheduler coordinates
+// (the default), or over the standalone storage of project 1 (-standalone).
 //
-//	tinykv-server -addr 127.0.0.1:20160 -path ./data
+//	tinykv-server -addr 127.0.0.1:20160 -path ./data -scheduler 127.0.0.1:2379
+//	tinykv-server -standalone -addr 127.0.0.1:20160 -path ./data
 //
-// SIGINT or SIGTERM stops it cleanly: requests in flight are answered, then
-// the storage is closed, so every acknowledged write is on disk.
+// A store that starts before its scheduler waits for it. SIGINT or SIGTERM
+// stops it cleanly: requests in flight are answered, the raft store stops,
+// then the storage is closed, so every acknowledged write is on disk.
+// doc/cluster.md describes the flags and the config file.
 package main
 
 import (

@@ -7,12 +7,14 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/tinykv-lab/tinykv/kv/config"
 	"github.com/tinykv-lab/tinykv/kv/server"
 	"github.com/tinykv-lab/tinykv/kv/storage"
+	"github.com/tinykv-lab/tinykv/kv/storage/raft_storage"
 	"github.com/tinykv-lab/tinykv/kv/storage/standalone_storage"
 	"github.com/tinykv-lab/tinykv/log"
 	"github.com/tinykv-lab/tinykv/proto/pkg/tinykvpb"
@@ -24,8 +26,9 @@ import (
 // the connections.
 const gracefulStopTimeout = 10 * time.Second
 
-// errRaftNotBuilt is what -standalone=false answers until the raft store exists.
-var errRaftNotBuilt = errors.New("raft mode needs the raft store (project 2), not built yet; run with -standalone")
+// schedulerRetryInterval is how often a store that starts before its
+// scheduler tries to reach it again.
+const schedulerRetryInterval = time.Second
 
 // serve runs the store until SIGINT or SIGTERM, then stops it cleanly. It
 // returns an error when the store cannot start or fails while running.
@@ -33,15 +36,26 @@ func serve(conf *config.Config) error {
 	ctx, stopSignals := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stopSignals()
 
-	store, err := newStorage(conf)
-	if err != nil {
-		return err
-	}
+	// The cheap checks first: a port in use or a bad data path fails at
+	// once, before any wait for the scheduler.
 	listener, err := net.Listen("tcp", conf.StoreAddr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %v", conf.StoreAddr, err)
 	}
-	if err := openStorage(store, conf.DBPath); err != nil {
+	if err := prepareDataDir(conf.DBPath); err != nil {
+		listener.Close()
+		return err
+	}
+	store, err := newStorage(ctx, conf)
+	if err != nil {
+		listener.Close()
+		if errors.Is(err, context.Canceled) {
+			log.Infof("signal received while waiting for the scheduler, stopping")
+			return nil
+		}
+		return err
+	}
+	if err := startStorage(store, conf); err != nil {
 		listener.Close()
 		return err
 	}
@@ -50,7 +64,11 @@ func serve(conf *config.Config) error {
 	tinykvpb.RegisterTinyKvServer(grpcServer, server.NewServer(store))
 	served := make(chan error, 1)
 	go func() { served <- grpcServer.Serve(listener) }()
-	log.Infof("tinykv-server listening on %s, data in %s", listener.Addr(), conf.DBPath)
+	mode := "standalone"
+	if conf.Raft {
+		mode = "raft store, scheduler " + conf.SchedulerAddr
+	}
+	log.Infof("tinykv-server listening on %s (%s), data in %s", listener.Addr(), mode, conf.DBPath)
 
 	var runErr error
 	select {
@@ -70,21 +88,36 @@ func serve(conf *config.Config) error {
 	return runErr
 }
 
-// newStorage picks the storage the configuration asks for; it is not started.
-func newStorage(conf *config.Config) (storage.Storage, error) {
-	if conf.Raft {
-		return nil, errRaftNotBuilt
+// newStorage picks the storage the configuration asks for; it is not
+// started. In raft mode it first connects to the scheduler, waiting (with
+// a log line per attempt) until it is up or ctx ends.
+func newStorage(ctx context.Context, conf *config.Config) (storage.Storage, error) {
+	if !conf.Raft {
+		return standalone_storage.NewStandAloneStorage(conf), nil
 	}
-	return standalone_storage.NewStandAloneStorage(conf), nil
+	for attempt := 1; ; attempt++ {
+		sched, err := connectScheduler(ctx, conf.SchedulerAddr)
+		if err == nil {
+			return raft_storage.NewRaftStorage(conf, sched), nil
+		}
+		log.Infof("waiting for the scheduler at %s (attempt %d): %v", conf.SchedulerAddr, attempt, err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(schedulerRetryInterval):
+		}
+	}
 }
 
-// openStorage prepares the data directory and starts store on it.
-func openStorage(store storage.Storage, path string) error {
-	if err := prepareDataDir(path); err != nil {
-		return err
-	}
+// startStorage starts store on the data directory. A store that failed to
+// start is not stopped (the process ends; what it opened is released).
+func startStorage(store storage.Storage, conf *config.Config) error {
 	if err := store.Start(); err != nil {
-		return fmt.Errorf("cannot open the storage in %s: %v", path, err)
+		if strings.Contains(err.Error(), "cluster ID mismatch") {
+			return fmt.Errorf("the data in %s belongs to another cluster than the one of the scheduler at %s (%v); "+
+				"start this store with that cluster's scheduler, or give it an empty -path", conf.DBPath, conf.SchedulerAddr, err)
+		}
+		return fmt.Errorf("cannot open the storage in %s: %v", conf.DBPath, err)
 	}
 	return nil
 }

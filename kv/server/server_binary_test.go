@@ -154,7 +154,7 @@ func startServer(t *testing.T, bin string, args ...string) (*serverProcess, tiny
 	t.Helper()
 	for attempt := 1; ; attempt++ {
 		addr := freeLoopbackAddr(t)
-		p := runServerProcess(t, bin, append([]string{"-addr", addr}, args...)...)
+		p := runServerProcess(t, bin, append([]string{"-standalone", "-addr", addr}, args...)...)
 		p.addr = addr
 		client, ready := waitReady(t, p)
 		if ready {
@@ -296,7 +296,7 @@ func checkRefusedOverGRPC(t *testing.T, client tinykvpb.TinyKvClient) {
 // running one: it must refuse, with a message and exit code 1.
 func checkDataDirLocked(t *testing.T, bin, dataDir string) {
 	t.Helper()
-	p := runServerProcess(t, bin, "-addr", freeLoopbackAddr(t), "-path", dataDir)
+	p := runServerProcess(t, bin, "-standalone", "-addr", freeLoopbackAddr(t), "-path", dataDir)
 	if code := p.wait(t); code != 1 || !strings.Contains(p.output(), "cannot open the storage") {
 		t.Errorf("a second server on the data directory of a running one: exit code %d, want 1 with a message about the storage; output:\n%s",
 			code, p.output())
@@ -355,7 +355,7 @@ func checkBadCommandLines(t *testing.T, bin string) {
 		{"bad log level", []string{"-loglevel", "loud"}, 2, `unknown log level "loud"`},
 		{"bad address", []string{"-addr", "nowhere"}, 2, `store address "nowhere"`},
 		{"stray argument", []string{"stray"}, 2, `unexpected argument "stray"`},
-		{"raft mode", []string{"-standalone=false"}, 1, "raft mode needs the raft store (project 2), not built yet"},
+		{"bad region sizes", []string{"-region-max-size", "1MiB", "-region-split-size", "2MiB"}, 2, "region split size"},
 		{"data path is a file", []string{"-path", aFile}, 1, "unusable data path " + aFile},
 		{"port in use", []string{"-addr", busy.Addr().String()}, 1, "cannot listen on " + busy.Addr().String()},
 		{"help", []string{"-h"}, 0, "Usage: tinykv-server"},
