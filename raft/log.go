@@ -40,6 +40,7 @@ type RaftLog struct {
 	// handed to the application (through Ready) and applied.
 	pendingSnapshot *pb.Snapshot
 
+	// Your Data Here (2AA).
 	//lab:begin 2AA
 	// snapIndex and snapTerm name the last entry before entries: the end of
 	// the compacted prefix or of the pending snapshot (0 and 0 for a new log).
@@ -50,7 +51,7 @@ type RaftLog struct {
 // newLog returns a log holding every entry of storage, committed and
 // applied up to the storage's snapshot, stable up to its last entry.
 func newLog(storage Storage) *RaftLog {
-	// Your Code Here (2A).
+	// Your Code Here (2AA).
 	//lab:begin 2AA
 	first, err := storage.FirstIndex()
 	if err != nil {
@@ -109,7 +110,7 @@ func (l *RaftLog) maybeCompact() {
 // allEntries returns all entries not compacted. The caller must not modify
 // them.
 func (l *RaftLog) allEntries() []pb.Entry {
-	// Your Code Here (2A).
+	// Your Code Here (2AA).
 	//lab:begin 2AA
 	return l.slice(l.firstIndex(), l.LastIndex()+1)
 	//lab:else
@@ -119,7 +120,7 @@ func (l *RaftLog) allEntries() []pb.Entry {
 
 // unstableEntries returns the entries not yet persisted (after stabled).
 func (l *RaftLog) unstableEntries() []pb.Entry {
-	// Your Code Here (2A).
+	// Your Code Here (2AA).
 	//lab:begin 2AA
 	return l.slice(l.stabled+1, l.LastIndex()+1)
 	//lab:else
@@ -129,7 +130,7 @@ func (l *RaftLog) unstableEntries() []pb.Entry {
 
 // nextEnts returns the entries committed and not yet applied (nil if none).
 func (l *RaftLog) nextEnts() (ents []pb.Entry) {
-	// Your Code Here (2A).
+	// Your Code Here (2AA).
 	//lab:begin 2AA
 	lo := max(l.applied+1, l.firstIndex())
 	if lo > l.committed {
@@ -144,7 +145,7 @@ func (l *RaftLog) nextEnts() (ents []pb.Entry) {
 // LastIndex returns the index of the last entry (of the snapshot if the
 // log holds no entries).
 func (l *RaftLog) LastIndex() uint64 {
-	// Your Code Here (2A).
+	// Your Code Here (2AA).
 	//lab:begin 2AA
 	return l.snapIndex + uint64(len(l.entries))
 	//lab:else
@@ -155,7 +156,7 @@ func (l *RaftLog) LastIndex() uint64 {
 // Term returns the term of the entry at index i: ErrCompacted before the
 // snapshot index, ErrUnavailable after the last index.
 func (l *RaftLog) Term(i uint64) (uint64, error) {
-	// Your Code Here (2A).
+	// Your Code Here (2AA).
 	//lab:begin 2AA
 	switch {
 	case i < l.snapIndex:

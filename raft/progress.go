@@ -13,6 +13,7 @@ package raft
 type Progress struct {
 	Match, Next uint64
 
+	// Your Data Here (2C).
 	//lab:begin 2C
 	// pendingSnapshot is the index of a snapshot sent to the peer and not
 	// yet acknowledged (0: none). Meanwhile the leader sends the peer no

@@ -148,6 +148,7 @@ type Raft struct {
 	// (project 3A).
 	PendingConfIndex uint64
 
+	// Your Data Here (2AA).
 	//lab:begin 2AA
 	// scratch space reused on the hot path, so a proposal allocates little
 	peerBuf, matchBuf []uint64
@@ -159,7 +160,7 @@ func newRaft(c *Config) *Raft {
 	if err := c.validate(); err != nil {
 		panic(err.Error())
 	}
-	// Your Code Here (2A).
+	// Your Code Here (2AA).
 	//lab:begin 2AA
 	hs, cs, err := c.Storage.InitialState()
 	if err != nil {
@@ -227,7 +228,7 @@ func newElectionRand(seed int64, id uint64) *rand.Rand {
 // are compacted it sends a snapshot instead. Returns true if a message was
 // sent.
 func (r *Raft) sendAppend(to uint64) bool {
-	// Your Code Here (2A).
+	// Your Code Here (2AB).
 	//lab:begin 2AB
 	pr := r.Prs[to]
 	if pr == nil || to == r.id {
@@ -270,17 +271,20 @@ func (r *Raft) sendAppend(to uint64) bool {
 	//lab:end
 }
 
-// sendHeartbeat sends a heartbeat RPC to the given peer.
+// sendHeartbeat queues a heartbeat to the given peer: a MsgHeartbeat that
+// carries only the term (no entries, no commit index).
 func (r *Raft) sendHeartbeat(to uint64) {
-	// Your Code Here (2A).
+	// Your Code Here (2AA).
 	//lab:begin 2AA
 	r.send(pb.Message{MsgType: pb.MessageType_MsgHeartbeat, To: to})
 	//lab:end
 }
 
-// tick advances the internal logical clock by a single tick.
+// tick advances the node's logical clock by one tick: a follower or
+// candidate whose election timeout passed steps itself a MsgHup, a leader
+// whose heartbeat timeout passed steps itself a MsgBeat.
 func (r *Raft) tick() {
-	// Your Code Here (2A).
+	// Your Code Here (2AA).
 	//lab:begin 2AA
 	if r.State == StateLeader {
 		r.tickLeader()
@@ -296,9 +300,11 @@ func (r *Raft) tick() {
 	//lab:end
 }
 
-// becomeFollower transforms this peer's state to Follower.
+// becomeFollower makes the node a follower of term whose leader is lead
+// (None if unknown). Moving to a new term clears the vote: no vote has been
+// cast in it yet. The election timer restarts with a new random timeout.
 func (r *Raft) becomeFollower(term uint64, lead uint64) {
-	// Your Code Here (2A).
+	// Your Code Here (2AA).
 	//lab:begin 2AA
 	r.reset(term)
 	r.State = StateFollower
@@ -307,9 +313,11 @@ func (r *Raft) becomeFollower(term uint64, lead uint64) {
 	//lab:end
 }
 
-// becomeCandidate transforms this peer's state to candidate.
+// becomeCandidate starts the next term as a candidate that votes for
+// itself. It only changes state: the vote requests are sent by the MsgHup
+// handling (tests call it and expect no messages).
 func (r *Raft) becomeCandidate() {
-	// Your Code Here (2A).
+	// Your Code Here (2AA).
 	//lab:begin 2AA
 	if r.State == StateLeader {
 		log.Panicf("[elect] peer=%d term=%d invalid transition: leader -> candidate", r.id, r.Term)
@@ -322,10 +330,13 @@ func (r *Raft) becomeCandidate() {
 	//lab:end
 }
 
-// becomeLeader transforms this peer's state to leader.
+// becomeLeader makes a candidate the leader of its term: every follower's
+// Next starts after the leader's last index, and the leader appends an
+// empty (no-op) entry of its term, which commits everything before it once
+// a majority holds it. It sends nothing: the caller that won the election
+// does (tests call it and then count messages).
 func (r *Raft) becomeLeader() {
-	// Your Code Here (2A).
-	// NOTE: Leader should propose a noop entry on its term
+	// Your Code Here (2AA).
 	//lab:begin 2AA
 	if r.State == StateFollower {
 		log.Panicf("[elect] peer=%d term=%d invalid transition: follower -> leader", r.id, r.Term)
@@ -350,10 +361,14 @@ func (r *Raft) becomeLeader() {
 	//lab:end
 }
 
-// Step the entrance of handle message, see `MessageType`
-// on `eraftpb.proto` for what msgs should be handled
+// Step handles one message (see MessageType in eraftpb.proto). First the
+// term rules every message obeys: a higher term makes the node a follower of
+// that term, a lower term makes the message stale (answered, otherwise
+// ignored); local messages (MsgHup, MsgBeat, MsgPropose) carry no term.
+// Then the message goes to its handler for the node's role. A proposal to a
+// node that is not the leader returns ErrProposalDropped.
 func (r *Raft) Step(m pb.Message) error {
-	// Your Code Here (2A).
+	// Your Code Here (2AA).
 	//lab:begin 2AA
 	if !r.stepTerm(m) {
 		return nil
@@ -379,9 +394,13 @@ func (r *Raft) Step(m pb.Message) error {
 	//lab:end
 }
 
-// handleAppendEntries handle AppendEntries RPC request
+// handleAppendEntries answers the leader's MsgAppend: accept it only if the
+// log holds the entry just before the new ones (m.Index, m.LogTerm); then
+// drop a conflicting suffix, append what is missing, commit up to
+// min(m.Commit, the last new entry), and answer with the index now matched.
+// Otherwise reject, with a hint that lets the leader back off fast.
 func (r *Raft) handleAppendEntries(m pb.Message) {
-	// Your Code Here (2A).
+	// Your Code Here (2AB).
 	//lab:begin 2AB
 	r.Lead = m.From
 	r.electionElapsed = 0
@@ -401,9 +420,11 @@ func (r *Raft) handleAppendEntries(m pb.Message) {
 	//lab:end
 }
 
-// handleHeartbeat handle Heartbeat RPC request
+// handleHeartbeat answers the leader's MsgHeartbeat: the leader of the term
+// is alive (the election timer restarts); the answer lets the leader catch
+// up a follower that lags.
 func (r *Raft) handleHeartbeat(m pb.Message) {
-	// Your Code Here (2A).
+	// Your Code Here (2AA).
 	//lab:begin 2AA
 	r.Lead = m.From
 	r.electionElapsed = 0
@@ -414,7 +435,11 @@ func (r *Raft) handleHeartbeat(m pb.Message) {
 	//lab:end
 }
 
-// handleSnapshot handle Snapshot RPC request
+// handleSnapshot takes the leader's MsgSnapshot: one at or below the commit
+// index (a late or duplicated copy) changes nothing and is answered with the
+// commit index; otherwise the log restarts at the snapshot's index and term,
+// the membership comes from its ConfState, and the next Ready hands the
+// snapshot to the application.
 func (r *Raft) handleSnapshot(m pb.Message) {
 	// Your Code Here (2C).
 	//lab:begin 2C
@@ -447,7 +472,8 @@ func (r *Raft) handleSnapshot(m pb.Message) {
 	//lab:end
 }
 
-// addNode add a new node to raft group
+// addNode adds a member (nothing when it is one already); a leader starts
+// its Progress after its last index.
 func (r *Raft) addNode(id uint64) {
 	// Your Code Here (3A).
 	//lab:begin 3A
@@ -459,7 +485,9 @@ func (r *Raft) addNode(id uint64) {
 	//lab:end
 }
 
-// removeNode remove a node from raft group
+// removeNode removes a member (nothing when it is none). A leader may then
+// commit what waited for the removed node's answer, and gives up a transfer
+// to it.
 func (r *Raft) removeNode(id uint64) {
 	// Your Code Here (3A).
 	//lab:begin 3A

@@ -55,7 +55,7 @@ type Ready struct {
 // apply. It is not safe for concurrent use.
 type RawNode struct {
 	Raft *Raft
-	// Your Data Here (2A).
+	// Your Data Here (2AC).
 	//lab:begin 2AC
 	// What the last Ready reported (or the state at start): a Ready only
 	// carries soft and hard state that changed since.
@@ -64,9 +64,11 @@ type RawNode struct {
 	//lab:end
 }
 
-// NewRawNode returns a new RawNode given configuration and a list of raft peers.
+// NewRawNode validates config and returns a RawNode around a new Raft. The
+// soft and hard state it starts with count as reported: the first Ready
+// carries them only if they change.
 func NewRawNode(config *Config) (*RawNode, error) {
-	// Your Code Here (2A).
+	// Your Code Here (2AC).
 	//lab:begin 2AC
 	if err := config.validate(); err != nil {
 		return nil, err
@@ -143,7 +145,7 @@ func (rn *RawNode) Step(m pb.Message) error {
 // messages and the soft state change it reports are handed over: the next
 // Ready does not repeat them.
 func (rn *RawNode) Ready() Ready {
-	// Your Code Here (2A).
+	// Your Code Here (2AC).
 	//lab:begin 2AC
 	r := rn.Raft
 	rd := Ready{
@@ -207,9 +209,10 @@ func continuesAppend(a, b pb.Message) bool {
 
 //lab:end
 
-// HasReady called when RawNode user need to check if any Ready pending.
+// HasReady reports whether Ready would return anything to do: changed soft
+// or hard state, entries to persist or apply, a snapshot or messages.
 func (rn *RawNode) HasReady() bool {
-	// Your Code Here (2A).
+	// Your Code Here (2AC).
 	//lab:begin 2AC
 	r := rn.Raft
 	if r.softState() != rn.prevSoftSt {
@@ -226,10 +229,11 @@ func (rn *RawNode) HasReady() bool {
 	//lab:end
 }
 
-// Advance notifies the RawNode that the application has applied and saved progress in the
-// last Ready results.
+// Advance records that the application handled rd: its entries are
+// persisted, its committed entries and snapshot applied, and its hard state
+// saved. The next Ready starts after them.
 func (rn *RawNode) Advance(rd Ready) {
-	// Your Code Here (2A).
+	// Your Code Here (2AC).
 	//lab:begin 2AC
 	l := rn.Raft.RaftLog
 	if !IsEmptyHardState(rd.HardState) {

@@ -52,7 +52,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	f := &flags{}
 	fs := flag.NewFlagSet("grade", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&f.stages, "stage", "", "stages to grade, comma-separated: "+strings.Join(stage.All, ", ")+", 2A (=2AA,2AB,2AC) or all")
+	fs.StringVar(&f.stages, "stage", "", "stages to grade, comma-separated: "+stage.Names())
 	fs.IntVar(&f.runs, "runs", 1, "run every test `N` times; a test that passes some runs and fails others is flaky")
 	fs.IntVar(&f.parallel, "parallel", 1, "run `W` tests at once (cluster tests are timing-sensitive: keep W at most the number of cores)")
 	fs.DurationVar(&f.timeout, "timeout", 0, "per-test timeout for every test (default: from the weights file, per stage)")
@@ -75,7 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	}
 	switch {
 	case f.stages == "":
-		return nil, fmt.Errorf("-stage is required (one of %s, 2A or all)", strings.Join(stage.All, ", "))
+		return nil, fmt.Errorf("-stage is required (one of %s)", stage.Names())
 	case fs.NArg() > 0:
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	case f.runs < 1 || f.parallel < 1:

@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"os"
 	"os/exec"
@@ -20,18 +23,6 @@ import (
 	"github.com/tinykv-lab/tinykv/course/internal/stage"
 	"github.com/tinykv-lab/tinykv/course/internal/weights"
 )
-
-// cheapStages have suites fast enough for the CI check of stage
-// independence; -all adds the cluster stages.
-var cheapStages = map[string]bool{"1": true, "2AA": true, "2AB": true, "2AC": true, "3A": true, "4A": true, "4B": true, "4C": true}
-
-// clusterStages run real raftstores and are sensitive to timing: their tests
-// run one at a time.
-var clusterStages = map[string]bool{"2B": true, "2C": true, "3B": true, "3C": true}
-
-// projectTargets are the make targets a student uses (course/course.mk).
-var projectTargets = []string{"project1", "project2a", "project2aa", "project2ab", "project2ac", "project2b", "project2c",
-	"project3a", "project3b", "project3c", "project4a", "project4b", "project4c"}
 
 // checker runs the handout checks and keeps their results.
 type checker struct {
@@ -67,6 +58,7 @@ func runChecks(ctx context.Context, o *options, w io.Writer) int {
 		c.check("the handout compiles and vets, hidden tier included", c.buildAndVet)
 		c.check("the weights file names only existing tests", c.weightsMatchTests)
 		c.check("make targets and document links work in the handout", c.studentEntryPoints)
+		c.check("every student room is called from the skeleton or named in the docs", c.roomsReachable)
 		c.check("every stage's tests fail on the handout", c.testsFailOnHandout)
 		for _, s := range c.stages {
 			c.stageIndependence(s)
@@ -405,7 +397,7 @@ func (c *checker) studentEntryPoints() error {
 	if err := exec.Command("make", "-n", "-C", c.src, "project1").Run(); err != nil {
 		fmt.Fprintln(c.w, "        the reference Makefile has no project targets yet (include course/course.mk); links only")
 	} else {
-		for _, target := range projectTargets {
+		for _, target := range stage.Targets() {
 			if out, err := exec.Command("make", "-n", "-C", c.handout, target).CombinedOutput(); err != nil {
 				problems = append(problems, fmt.Sprintf("make %s in the handout: %v: %s", target, err, strings.TrimSpace(string(out))))
 			}
@@ -420,6 +412,106 @@ func (c *checker) studentEntryPoints() error {
 		return err
 	}
 	return joinProblems(problems)
+}
+
+// roomsReachable checks the stub policy: an unexported function a student
+// fills (its body announces a room, "// Your Code Here (STAGE).") is either
+// called from the skeleton's code, or named in a course document (doc/*.md)
+// as a suggested helper. Otherwise nothing tells the student it exists for
+// a reason. Exported rooms are the package's surface (tests and other
+// programs call them).
+func (c *checker) roomsReachable() error {
+	rooms, used, err := handoutRooms(c.handout)
+	if err != nil {
+		return err
+	}
+	docs, err := docWords(c.handout)
+	if err != nil {
+		return err
+	}
+	var problems []string
+	for _, r := range rooms {
+		if !token.IsExported(r.name) && !used[r.name] && !docs[r.name] {
+			problems = append(problems, fmt.Sprintf("%s: %s (stage %s) is a stub nothing in the skeleton calls: call it from the skeleton's code or name it in the stage's document (doc/) as a suggested helper",
+				r.pos, r.name, r.stage))
+		}
+	}
+	sort.Strings(problems)
+	return joinProblems(problems)
+}
+
+// room is a function of the handout that a student fills.
+type room struct {
+	name, stage, pos string
+}
+
+// roomLine finds the announcement of a room and its stage.
+var roomLine = regexp.MustCompile(`^\s*// Your Code Here \(([0-9A-Za-z]+)\)\.`)
+
+// handoutRooms lists the rooms of the handout's Go code (tests left out)
+// and every name its code uses other than in a declaration.
+func handoutRooms(root string) ([]room, map[string]bool, error) {
+	var rooms []room
+	used := map[string]bool{}
+	fset := token.NewFileSet()
+	var parseErr error
+	err := walkFiles(root, func(rel string, data []byte) {
+		if !strings.HasSuffix(rel, ".go") || strings.HasSuffix(rel, "_test.go") || parseErr != nil {
+			return
+		}
+		f, err := parser.ParseFile(fset, rel, data, parser.ParseComments|parser.SkipObjectResolution)
+		if err != nil {
+			parseErr = err
+			return
+		}
+		declared := map[*ast.Ident]bool{}
+		for _, d := range f.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || fn.Body == nil {
+				continue
+			}
+			declared[fn.Name] = true
+			for _, cg := range f.Comments {
+				if cg.Pos() < fn.Body.Lbrace || cg.End() > fn.Body.Rbrace {
+					continue
+				}
+				if m := roomLine.FindStringSubmatch(cg.List[0].Text); m != nil {
+					rooms = append(rooms, room{name: fn.Name.Name, stage: m[1], pos: fset.Position(fn.Pos()).String()})
+					break
+				}
+			}
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			if id, ok := n.(*ast.Ident); ok && !declared[id] {
+				used[id.Name] = true
+			}
+			return true
+		})
+	})
+	if err == nil {
+		err = parseErr
+	}
+	return rooms, used, err
+}
+
+// docWords lists the identifiers the course documents name.
+func docWords(root string) (map[string]bool, error) {
+	words := map[string]bool{}
+	ident := regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*`)
+	err := filepath.Walk(filepath.Join(root, "doc"), func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() || !strings.HasSuffix(p, ".md") {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		for _, w := range ident.FindAllString(string(data), -1) {
+			words[w] = true
+		}
+		return err
+	})
+	if os.IsNotExist(err) {
+		return words, nil
+	}
+	return words, err
 }
 
 // linkPattern finds Markdown link targets: [text](target).
@@ -507,12 +599,12 @@ func (c *checker) stageIndependence(s string) {
 		c.check(name, func() error { return skip("no tests yet") })
 		return
 	}
-	if !cheapStages[s] && !c.o.all {
+	if stage.Cluster(s) && !c.o.all {
 		c.check(name, func() error { return skip("a cluster stage: run make handout-check-all") })
 		return
 	}
 	parallel := min(c.o.parallel, runtime.NumCPU())
-	if clusterStages[s] {
+	if stage.Cluster(s) {
 		parallel = 1
 	}
 	c.check(name, func() error {

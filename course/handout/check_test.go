@@ -98,6 +98,8 @@ func TestCheckCatchesBrokenCourses(t *testing.T) {
 	})
 	// a stub that does not compile
 	writeFixtureFile(t, src, "store/store.go", []byte("package store\n\nfunc Size() int {\n\t//lab:begin 2AA\n\treturn 1\n\t//lab:else\n\t//\treturn \"\"\n\t//lab:end\n}\n"))
+	// a stub nothing calls and no document names
+	writeFixtureFile(t, src, "store/orphan.go", []byte("package store\n\nfunc orphan() int {\n\t//lab:begin 2AA\n\treturn 1\n\t//lab:else\n\t//\treturn 0\n\t//lab:end\n}\n"))
 	runGit(t, src, "add", "-A")
 
 	code, out := checkCourse(t, src)
@@ -107,12 +109,13 @@ func TestCheckCatchesBrokenCourses(t *testing.T) {
 	for _, want := range []string{
 		"TestFree2AA (stage 2AA, raft/raft_test.go) passes on the handout",
 		"FAIL  the handout compiles and vets",
-		"store/store.go:4:9: cannot use \"\"",
+		"store/store.go:5:9: cannot use \"\"", // line 4 is the "// Your Code Here (2AA)." the generator wrote
 		"raft/raft.go: has 3 lines of the solution region at raft/raft.go:8 (stage 2AA), unmarked",
 		"FAIL  stage 1 passes with stages 1 kept",
 		"TestGet1: failed: kv_test.go:7: Get(a) = \"\", want \"value of a\"",
 		"lists TestGetNothing1, which no test file declares",
 		"README.md:5: link to doc/handout.md, which the handout does not have",
+		"store/orphan.go:3:1: orphan (stage 2AA) is a stub nothing in the skeleton calls",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the output does not say %q", want)

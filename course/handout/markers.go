@@ -135,13 +135,24 @@ type stripper struct {
 	res   FileResult
 	open  *Region // the region being read
 	where string  // "solution" or "stub" inside open
+	// Go files: the student's room of a region inside a declaration is
+	// announced by a "// Your Code Here (STAGE)." line (in a function) or
+	// "// Your Data Here (STAGE)." (in a type), written from the region's
+	// own stage; see announce.
+	goRooms bool
+	inFunc  bool // the last top-level declaration before this line is a func
+	floor   int  // announce never looks above this line of out
 }
+
+// yourHere matches a line that announces a student's room, whatever stage
+// it names: the generator replaces it by one that names the region's stage.
+var yourHere = regexp.MustCompile(`^\s*// Your (Code|Data) Here\b`)
 
 // Strip applies the markers of a file: solutions of stages not kept are
 // removed and their //lab:else stubs un-commented; marker lines go away.
 // name is used in error messages as name:line.
 func Strip(name string, src []byte, st *commentStyle, keep func(stage string) bool) (*FileResult, error) {
-	s := &stripper{name: name, st: st, keep: keep}
+	s := &stripper{name: name, st: st, keep: keep, goRooms: st == slashStyle && strings.HasSuffix(name, ".go")}
 	lines := strings.SplitAfter(string(src), "\n")
 	if lines[len(lines)-1] == "" {
 		lines = lines[:len(lines)-1]
@@ -184,6 +195,7 @@ func (s *stripper) line(n int, line string) error {
 		}
 		s.open = &Region{Stage: mk.stage, Line: n, Kept: s.keep(mk.stage)}
 		s.where = "solution"
+		s.announce(line, mk.stage)
 	case markElse:
 		if s.open == nil {
 			return markerError(s.name, n, "%slab:else outside a %slab:begin region", p, p)
@@ -201,12 +213,54 @@ func (s *stripper) line(n int, line string) error {
 		}
 		s.res.Regions = append(s.res.Regions, *s.open)
 		s.open = nil
+		s.floor = len(s.out)
 	}
 	return nil
 }
 
+// announce writes the line that names a student's room above a region that
+// begins inside a declaration (an indented marker): "// Your Code Here
+// (STAGE)." in a function, "// Your Data Here (STAGE)." in a type, with the
+// region's own stage, so the handout never names a wrong stage or leaves a
+// room unannounced. Such a line in the comments right above the marker is
+// replaced; the new one goes first in those comments (hints follow it).
+// Regions at the top level (whole helper declarations) get none.
+func (s *stripper) announce(marker, stage string) {
+	indent := marker[:len(marker)-len(strings.TrimLeft(marker, " \t"))]
+	if !s.goRooms || indent == "" || stage == StaffStage {
+		return
+	}
+	kind := "Data"
+	if s.inFunc {
+		kind = "Code"
+	}
+	top := len(s.out)
+	for top > s.floor && strings.HasPrefix(strings.TrimSpace(s.out[top-1]), "//") {
+		top--
+	}
+	kept := append([]string(nil), s.out[:top]...)
+	kept = append(kept, fmt.Sprintf("%s// Your %s Here (%s).\n", indent, kind, stage))
+	for _, l := range s.out[top:] {
+		if !yourHere.MatchString(l) {
+			kept = append(kept, l)
+		}
+	}
+	s.out = kept
+}
+
+// track follows the top-level declarations of a Go file: a region inside a
+// func announces code, one inside anything else data.
+func (s *stripper) track(line string) {
+	if !s.goRooms || line == "" || line[0] == ' ' || line[0] == '\t' || line[0] == '\n' || line[0] == '}' || line[0] == ')' ||
+		strings.HasPrefix(line, "//") {
+		return
+	}
+	s.inFunc = strings.HasPrefix(line, "func ")
+}
+
 // text handles a line that is not a marker.
 func (s *stripper) text(n int, line string) error {
+	s.track(line)
 	switch {
 	case s.open == nil:
 		s.out = append(s.out, line)

@@ -11,14 +11,82 @@ import (
 	"strings"
 )
 
+// stages is the one list of the course's stages, in course order, with what
+// the tools need to know about each. Everything else (the grader, the
+// handout checks, the make targets, the weights file) derives from it.
+var stages = []struct {
+	name string
+	// cluster: the stage's tests run real raftstores or a scheduler on real
+	// timers. They are slow and sensitive to load: the handout check runs
+	// them one at a time, and checks their stage independence only with -all.
+	cluster bool
+}{
+	{"1", false},
+	{"2AA", false}, {"2AB", false}, {"2AC", false},
+	{"2B", true}, {"2C", true},
+	{"3A", false}, {"3B", true}, {"3C", true},
+	{"4A", false}, {"4B", false}, {"4C", false},
+}
+
 // All lists the stages in course order: a stage may rely on the work of every
 // stage before it.
-var All = []string{"1", "2AA", "2AB", "2AC", "2B", "2C", "3A", "3B", "3C", "4A", "4B", "4C"}
+var All = func() []string {
+	names := make([]string, len(stages))
+	for i, s := range stages {
+		names[i] = s.name
+	}
+	return names
+}()
 
-// aliases are names that stand for several stages (make project2a).
-var aliases = map[string][]string{
-	"2A":  {"2AA", "2AB", "2AC"},
-	"ALL": All,
+// Group is a name that stands for several stages.
+type Group struct {
+	Name   string
+	Stages []string
+}
+
+// Groups are the names that stand for several consecutive stages (make
+// project2a grades 2AA, 2AB and 2AC), in course order.
+var Groups = []Group{{"2A", []string{"2AA", "2AB", "2AC"}}}
+
+// aliases are the names that stand for several stages: the groups and all.
+var aliases = func() map[string][]string {
+	m := map[string][]string{"ALL": All}
+	for _, g := range Groups {
+		m[g.Name] = g.Stages
+	}
+	return m
+}()
+
+// Names describes what -stage accepts, for usage and error messages.
+func Names() string {
+	var groups []string
+	for _, g := range Groups {
+		groups = append(groups, fmt.Sprintf("%s (=%s)", g.Name, strings.Join(g.Stages, ",")))
+	}
+	return strings.Join(All, ", ") + ", " + strings.Join(groups, ", ") + " or all"
+}
+
+// Cluster reports whether the stage's tests run real raftstores or a
+// scheduler on real timers (slow, sensitive to load).
+func Cluster(name string) bool {
+	i := Index(name)
+	return i >= 0 && stages[i].cluster
+}
+
+// Targets lists the make targets that grade stages, in course order:
+// project<stage> in lower case for every stage, a group's target before
+// those of its stages (project2a, project2aa, ...).
+func Targets() []string {
+	var targets []string
+	for _, name := range All {
+		for _, g := range Groups {
+			if g.Stages[0] == name {
+				targets = append(targets, "project"+strings.ToLower(g.Name))
+			}
+		}
+		targets = append(targets, "project"+strings.ToLower(name))
+	}
+	return targets
 }
 
 // Known reports whether name is one of All (not an alias).
@@ -52,7 +120,7 @@ func Expand(list string) ([]string, error) {
 			continue
 		}
 		if !Known(name) {
-			return nil, fmt.Errorf("unknown stage %q: want one of %s, 2A or all", field, strings.Join(All, ", "))
+			return nil, fmt.Errorf("unknown stage %q: want one of %s", field, Names())
 		}
 		seen[name] = true
 	}

@@ -51,3 +51,45 @@ func TestUpTo(t *testing.T) {
 		t.Errorf("UpTo(5A) = %v, want nil", got)
 	}
 }
+
+func TestTargets(t *testing.T) {
+	want := []string{"project1", "project2a", "project2aa", "project2ab", "project2ac", "project2b", "project2c",
+		"project3a", "project3b", "project3c", "project4a", "project4b", "project4c"}
+	if got := Targets(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Targets() = %v, want %v", got, want)
+	}
+	for _, target := range Targets() {
+		if _, err := Expand(target[len("project"):]); err != nil {
+			t.Errorf("target %s names no stage: %v", target, err)
+		}
+	}
+}
+
+func TestCluster(t *testing.T) {
+	var cluster []string
+	for _, s := range All {
+		if Cluster(s) {
+			cluster = append(cluster, s)
+		}
+	}
+	if want := []string{"2B", "2C", "3B", "3C"}; !reflect.DeepEqual(cluster, want) {
+		t.Errorf("cluster stages %v, want %v", cluster, want)
+	}
+	if Cluster("5A") {
+		t.Error("an unknown stage is a cluster stage")
+	}
+}
+
+func TestGroupsAreConsecutiveStages(t *testing.T) {
+	for _, g := range Groups {
+		first := Index(g.Stages[0])
+		for i, s := range g.Stages {
+			if first < 0 || Index(s) != first+i {
+				t.Errorf("group %s: %v are not consecutive stages of %v", g.Name, g.Stages, All)
+			}
+		}
+		if Known(g.Name) {
+			t.Errorf("group %s has the name of a stage", g.Name)
+		}
+	}
+}
