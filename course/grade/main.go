@@ -23,11 +23,10 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/term"
-
 	"github.com/tinykv-lab/tinykv/course/internal/gotest"
 	"github.com/tinykv-lab/tinykv/course/internal/grading"
 	"github.com/tinykv-lab/tinykv/course/internal/stage"
+	"github.com/tinykv-lab/tinykv/course/internal/tty"
 	"github.com/tinykv-lab/tinykv/course/internal/weights"
 )
 
@@ -112,7 +111,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "grade:", err)
 		return 2
 	}
-	grading.WriteTable(stdout, rep, grading.TableOptions{Color: isTerminal(stdout), Tags: opts.Tags, Race: f.race, TailSize: 15})
+	grading.WriteTable(stdout, rep, grading.TableOptions{Color: tty.Interactive(stdout), Tags: opts.Tags, Race: f.race, TailSize: 15})
 	if rep.Failed > 0 {
 		return 1
 	}
@@ -164,7 +163,7 @@ func grade(ctx context.Context, f *flags, stdout io.Writer) (*grading.Report, *g
 		opts.LogDir = filepath.Join(root, "dist", "grade", strings.ReplaceAll(label, ",", "-"))
 	}
 	if !f.quiet {
-		opts.Progress = grading.NewProgress(stdout, isTerminal(stdout), f.runs)
+		opts.Progress = grading.NewProgress(stdout, tty.Interactive(stdout), f.runs)
 	}
 	fmt.Fprintf(stdout, "grading stage %s: %d tests, %d run(s) each, %d at a time\n", label, len(opts.Tests), f.runs, f.parallel)
 	rep, err := grading.Grade(ctx, *opts)
@@ -217,9 +216,4 @@ func writeResults(f *flags, rep *grading.Report, tags []string) error {
 		return grading.WriteClassroom(f.classOut, rep, tags)
 	}
 	return nil
-}
-
-func isTerminal(w io.Writer) bool {
-	file, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(file.Fd())) && os.Getenv("TERM") != "dumb" && os.Getenv("NO_COLOR") == ""
 }

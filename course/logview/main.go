@@ -22,6 +22,8 @@ import (
 	"strings"
 
 	"golang.org/x/term"
+
+	"github.com/tinykv-lab/tinykv/course/internal/tty"
 )
 
 type options struct {
@@ -113,7 +115,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "logview:", err)
 		return 1
 	}
-	terminal := isTerminal(stdout)
+	terminal := tty.Interactive(stdout)
 	layout := NewLayout(entries, o.by, outputWidth(o.width, stdout), o.color == "always" || (o.color == "auto" && terminal))
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
@@ -168,9 +170,4 @@ func outputWidth(flagWidth int, w io.Writer) int {
 		return n
 	}
 	return 160
-}
-
-func isTerminal(w io.Writer) bool {
-	file, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(file.Fd())) && os.Getenv("TERM") != "dumb" && os.Getenv("NO_COLOR") == ""
 }

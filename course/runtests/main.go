@@ -24,10 +24,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"golang.org/x/term"
-
 	"github.com/tinykv-lab/tinykv/course/internal/gotest"
 	"github.com/tinykv-lab/tinykv/course/internal/grading"
+	"github.com/tinykv-lab/tinykv/course/internal/tty"
 	"github.com/tinykv-lab/tinykv/course/internal/weights"
 )
 
@@ -136,7 +135,7 @@ func runTests(ctx context.Context, f *flags, stdout io.Writer) (*grading.Report,
 	if opts.LogDir == "" {
 		opts.LogDir = filepath.Join(root, "dist", "runtests")
 	}
-	opts.Progress = grading.NewProgress(stdout, isTerminal(stdout), f.n)
+	opts.Progress = grading.NewProgress(stdout, tty.Interactive(stdout), f.n)
 	fmt.Fprintf(stdout, "%d tests x %d runs, %d at a time; failing logs go to %s\n", len(opts.Tests), f.n, f.parallel, opts.LogDir)
 	return grading.Grade(ctx, opts)
 }
@@ -176,9 +175,4 @@ func summarize(w io.Writer, rep *grading.Report) {
 		}
 	}
 	fmt.Fprintf(w, "\nruns: %d passed, %d failed\n", passed, failed)
-}
-
-func isTerminal(w io.Writer) bool {
-	file, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(file.Fd())) && os.Getenv("TERM") != "dumb" && os.Getenv("NO_COLOR") == ""
 }
