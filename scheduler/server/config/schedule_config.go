@@ -145,10 +145,14 @@ func (o *ScheduleOption) GetMaxStoreDownTime() time.Duration {
 }
 
 // GetLeaderScheduleLimit returns schedule.leader-schedule-limit.
-func (o *ScheduleOption) GetLeaderScheduleLimit() uint64 { return o.v.Load().schedule.LeaderScheduleLimit }
+func (o *ScheduleOption) GetLeaderScheduleLimit() uint64 {
+	return o.v.Load().schedule.LeaderScheduleLimit
+}
 
 // GetRegionScheduleLimit returns schedule.region-schedule-limit.
-func (o *ScheduleOption) GetRegionScheduleLimit() uint64 { return o.v.Load().schedule.RegionScheduleLimit }
+func (o *ScheduleOption) GetRegionScheduleLimit() uint64 {
+	return o.v.Load().schedule.RegionScheduleLimit
+}
 
 // GetReplicaScheduleLimit returns schedule.replica-schedule-limit.
 func (o *ScheduleOption) GetReplicaScheduleLimit() uint64 {

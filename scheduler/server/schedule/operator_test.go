@@ -211,7 +211,9 @@ func TestOperatorStaleEpoch(t *testing.T) {
 	}
 }
 
-type recordStreams struct{ sent []*schedulerpb.RegionHeartbeatResponse }
+type recordStreams struct {
+	sent []*schedulerpb.RegionHeartbeatResponse
+}
 
 func (r *recordStreams) SendMsg(_ *core.RegionInfo, msg *schedulerpb.RegionHeartbeatResponse) {
 	r.sent = append(r.sent, msg)
