@@ -12,7 +12,7 @@ import (
 
 const (
 	// coordinatorTick is how often the coordinator wakes to see what is due.
-	coordinatorTick = 50 * time.Millisecond
+	coordinatorTick = 10 * time.Millisecond
 	// patrolRegionBatch is how many regions one patrol round checks.
 	patrolRegionBatch = 128
 	// collectTimeout is how long the coordinator waits for the region cache
@@ -145,7 +145,10 @@ func (c *Coordinator) runSchedulerLocked(s *scheduleController) {
 	if !s.IsScheduleAllowed(c.cluster) {
 		return
 	}
-	if op := s.Schedule(c.cluster); op != nil && c.oc.AddOperator(op) {
+	if op := s.Schedule(c.cluster); op != nil {
+		// Refused (its region runs an operator already) or not, there is
+		// work to do: run again soon.
+		c.oc.AddOperator(op)
 		s.interval = s.GetMinInterval()
 		return
 	}

@@ -27,7 +27,7 @@ func NewBalanceLeaderScheduler(oc *schedule.OperatorController) schedule.Schedul
 
 func (s *balanceLeaderScheduler) GetName() string { return balanceLeaderName }
 
-func (s *balanceLeaderScheduler) GetMinInterval() time.Duration { return 100 * time.Millisecond }
+func (s *balanceLeaderScheduler) GetMinInterval() time.Duration { return 10 * time.Millisecond }
 
 func (s *balanceLeaderScheduler) IsScheduleAllowed(cluster schedule.Cluster) bool {
 	return s.oc.OperatorCount(schedule.OpLeader) < cluster.GetLeaderScheduleLimit()

@@ -28,7 +28,7 @@ func NewBalanceRegionScheduler(oc *schedule.OperatorController) schedule.Schedul
 
 func (s *balanceRegionScheduler) GetName() string { return balanceRegionName }
 
-func (s *balanceRegionScheduler) GetMinInterval() time.Duration { return 100 * time.Millisecond }
+func (s *balanceRegionScheduler) GetMinInterval() time.Duration { return 10 * time.Millisecond }
 
 func (s *balanceRegionScheduler) IsScheduleAllowed(cluster schedule.Cluster) bool {
 	return s.oc.OperatorCount(schedule.OpRegion) < cluster.GetRegionScheduleLimit()

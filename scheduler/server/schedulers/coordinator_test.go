@@ -1,0 +1,66 @@
+package schedulers
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/tinykv-lab/tinykv/scheduler/server/schedule"
+)
+
+// TestCoordinatorBalancesRegions3C runs the coordinator with the default
+// schedulers against 30 regions on 3 of 5 stores, the region leaders
+// carrying out every step they are sent, until the sizes even out.
+func TestCoordinatorBalancesRegions3C(t *testing.T) {
+	mc := newBalanceCluster(t, 5, 3)
+	for id := uint64(1); id <= 30; id++ {
+		mc.AddRegion(id, 10, 1+id%3, 1+(id+1)%3, 1+(id+2)%3)
+	}
+	c := schedule.NewCoordinator(mc, nil)
+	AddDefaults(c)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		c.Run(ctx)
+		close(done)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	// 90 peers of size 10 on 5 stores: 180 each when even. Balance-region
+	// stops once no move beats twice a region's size.
+	const low, high = 160, 200
+	balanced := func() bool {
+		for _, s := range mc.GetStores() {
+			if s.GetRegionSize() < low || s.GetRegionSize() > high {
+				return false
+			}
+		}
+		return len(c.GetOperatorController().GetOperators()) == 0
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !balanced() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 20s the store sizes are not all within [%d, %d] with no operator running: %s; running %v",
+				low, high, storeSizes(mc), c.GetOperatorController().GetOperators())
+		}
+		for _, region := range mc.GetRegions() {
+			if len(region.GetPendingPeers()) > 0 {
+				region = mc.CatchUp(region.GetID())
+			}
+			if resp := c.OnRegionHeartbeat(region); resp != nil {
+				if _, err := mc.Apply(resp); err != nil {
+					t.Fatalf("the coordinator sent a step the leader cannot carry out: %v", err)
+				}
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, region := range mc.GetRegions() {
+		if len(region.GetPeers()) != 3 {
+			t.Fatalf("balancing must keep 3 peers per region, got %v", region)
+		}
+	}
+	t.Logf("balanced: %s", storeSizes(mc))
+}
