@@ -1,6 +1,7 @@
 # TinyKV Lab.
 #
-#   make              build the servers into bin/
+#   make              build the servers, tinykv-ctl and the launcher into bin/
+#   make run          run a local cluster: a scheduler and STORES servers (default 3)
 #   make test         run every test (the command CI runs)
 #   make project1     run the tests of one stage (see README.md for the list)
 #   make proto        regenerate proto/pkg from proto/proto
@@ -20,12 +21,24 @@ TEST_TIMEOUT ?= 60m
 GO_FILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path './dist/*' -not -path '*/testdata/*')
 
 .DEFAULT_GOAL := build
-.PHONY: build kv scheduler test proto proto-check fmt lint clean
+.PHONY: build kv ctl launcher scheduler run test proto proto-check fmt lint clean
 
-build: kv scheduler
+build: kv ctl launcher scheduler
 
 kv:
 	$(GO) build -o bin/tinykv-server ./kv
+
+ctl:
+	$(GO) build -o bin/tinykv-ctl ./kv/ctl
+
+launcher:
+	$(GO) build -o bin/tinykv-cluster ./kv/cluster
+
+# STORES sets the number of servers; CLUSTER_DATA where data and logs live.
+STORES ?= 3
+CLUSTER_DATA ?= ./data/cluster
+run: build
+	bin/tinykv-cluster -stores $(STORES) -data $(CLUSTER_DATA) -bin bin
 
 # The scheduler arrives with project 3; until scheduler/main.go exists
 # there is nothing to build.
@@ -64,7 +77,7 @@ lint:
 	$(GO) vet ./...
 
 clean:
-	rm -f bin/tinykv-server bin/tinyscheduler-server
+	rm -f bin/tinykv-server bin/tinyscheduler-server bin/tinykv-ctl bin/tinykv-cluster
 
 # Stage targets (make project1 ... make project4c) and the staff targets
 # (make handout, make handout-check) come from course/course.mk, which runs
