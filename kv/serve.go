@@ -89,24 +89,17 @@ func serve(conf *config.Config) error {
 }
 
 // newStorage picks the storage the configuration asks for; it is not
-// started. In raft mode it first connects to the scheduler, waiting (with
-// a log line per attempt) until it is up or ctx ends.
+// started. In raft mode it first connects to the scheduler, waiting until
+// it is up or ctx ends.
 func newStorage(ctx context.Context, conf *config.Config) (storage.Storage, error) {
 	if !conf.Raft {
 		return standalone_storage.NewStandAloneStorage(conf), nil
 	}
-	for attempt := 1; ; attempt++ {
-		sched, err := connectScheduler(ctx, conf.SchedulerAddr)
-		if err == nil {
-			return raft_storage.NewRaftStorage(conf, sched), nil
-		}
-		log.Infof("waiting for the scheduler at %s (attempt %d): %v", conf.SchedulerAddr, attempt, err)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(schedulerRetryInterval):
-		}
+	sched, err := connectScheduler(ctx, conf.SchedulerAddr)
+	if err != nil {
+		return nil, err
 	}
+	return raft_storage.NewRaftStorage(conf, sched), nil
 }
 
 // startStorage starts store on the data directory. A store that failed to

@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 
 	"github.com/tinykv-lab/tinykv/kv/cluster/local"
+	"github.com/tinykv-lab/tinykv/scheduler/client"
 )
 
 type scheduler interface {
@@ -14,5 +14,5 @@ type scheduler interface {
 
 // connect connects to the scheduler at addr.
 func connect(ctx context.Context, addr string) (scheduler, error) {
-	return nil, errors.New("the scheduler's gRPC client (scheduler/client) has not landed yet")
+	return client.New([]string{addr}, client.Options{})
 }

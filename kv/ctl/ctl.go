@@ -34,7 +34,7 @@ const (
 // library needs.
 type Admin interface {
 	client.Scheduler
-	GetAllStores(ctx context.Context) ([]*metapb.Store, error)
+	GetAllStores(ctx context.Context, excludeTombstones bool) ([]*metapb.Store, error)
 	ScanRegions(ctx context.Context, start, end []byte, limit int) ([]*metapb.Region, []*metapb.Peer, error)
 	GetOperator(ctx context.Context, regionID uint64) (*schedulerpb.GetOperatorResponse, error)
 	Close()
@@ -375,7 +375,7 @@ func cmdStores(e *env, args []string) error {
 	if err := wantArgs(args, 0, "no arguments"); err != nil || e == nil {
 		return err
 	}
-	stores, err := e.admin.GetAllStores(e.ctx)
+	stores, err := e.admin.GetAllStores(e.ctx, false)
 	if err != nil {
 		return err
 	}

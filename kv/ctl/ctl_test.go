@@ -42,7 +42,7 @@ func (s *oneStore) GetTS(context.Context) (uint64, error) {
 	return s.ts, nil
 }
 
-func (s *oneStore) GetAllStores(context.Context) ([]*metapb.Store, error) {
+func (s *oneStore) GetAllStores(context.Context, bool) ([]*metapb.Store, error) {
 	return []*metapb.Store{{Id: 1, Address: s.addr}}, nil
 }
 
