@@ -73,7 +73,8 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	closed sync.Once
+	closed   sync.Once
+	etcdDone sync.Once
 }
 
 // leadership is what a member has while it leads.
@@ -179,10 +180,10 @@ func (s *Server) Run() error {
 	select {
 	case <-e.Server.ReadyNotify():
 	case err := <-e.Err():
-		s.Close()
+		s.closeEtcd()
 		return errors.Annotatef(err, "etcd member %s", s.cfg.Name)
 	case <-time.After(etcdStartTimeout):
-		s.Close()
+		s.closeEtcd()
 		return errors.Errorf("etcd member %s: not part of a cluster after %v (initial-cluster %s: are the other members up?)",
 			s.cfg.Name, etcdStartTimeout, s.cfg.InitialCluster)
 	}
@@ -293,9 +294,7 @@ func (s *Server) Close() {
 		s.closing.Store(true)
 		s.cancel()
 		s.wg.Wait()
-		if s.etcd != nil {
-			s.etcd.Close()
-		}
+		s.closeEtcd()
 		log.Infof("[server] name=%s stopped", s.cfg.Name)
 	})
 }
@@ -308,4 +307,13 @@ func (s *Server) scheduleOption(meta *metapb.Cluster) *config.ScheduleOption {
 		opt.SetMaxReplicas(int(n))
 	}
 	return opt
+}
+
+// closeEtcd stops the etcd member (once: etcd's Close must not run twice).
+func (s *Server) closeEtcd() {
+	s.etcdDone.Do(func() {
+		if s.etcd != nil {
+			s.etcd.Close()
+		}
+	})
 }
