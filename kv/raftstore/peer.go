@@ -186,10 +186,14 @@ func (p *peer) MaybeDestroy() bool {
 	return p.peerStorage.snapState.stateType != snapStateApplying
 }
 
-// Destroy deletes the peer's state and data: its region is marked
-// Tombstone first, so a crash in the middle leaves a peer that is
-// recognised as destroyed at the next start.
+// Destroy deletes the peer's state and data: the region is marked
+// Tombstone and its raft and apply states and log are cleared (a crash in
+// the middle leaves a peer recognised as destroyed at the next start), the
+// region worker deletes its data unless keepData, and its waiting
+// proposals are answered RegionNotFound.
 func (p *peer) Destroy(engine *engine_util.Engines, keepData bool) error {
+	// Your Code Here (3B).
+	//lab:begin 3B
 	start := time.Now()
 	region := p.Region()
 	log.Infof("[conf] %v destroying", p.Tag)
@@ -220,6 +224,7 @@ func (p *peer) Destroy(engine *engine_util.Engines, keepData bool) error {
 	p.proposals = nil
 
 	log.Infof("[conf] %v destroyed in %v", p.Tag, time.Since(start))
+	//lab:end
 	return nil
 }
 
