@@ -8,12 +8,15 @@ import (
 	"github.com/golang/protobuf/proto"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/message"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/meta"
+	"github.com/tinykv-lab/tinykv/kv/raftstore/runner"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/util"
 	"github.com/tinykv-lab/tinykv/kv/util/engine_util"
+	"github.com/tinykv-lab/tinykv/kv/util/worker"
 	"github.com/tinykv-lab/tinykv/proto/pkg/eraftpb"
 	"github.com/tinykv-lab/tinykv/proto/pkg/metapb"
 	"github.com/tinykv-lab/tinykv/proto/pkg/raft_cmdpb"
 	"github.com/tinykv-lab/tinykv/proto/pkg/raft_serverpb"
+	"github.com/tinykv-lab/tinykv/raft"
 )
 
 const applyTestTerm = 6
@@ -377,5 +380,27 @@ func TestSplitCheckGate3B(t *testing.T) {
 			t.Errorf("needSplitCheck(approximate %s, diff %d, split %d, max %d): expected %v, got %v",
 				approx, tc.diff, split, max, tc.want, got)
 		}
+	}
+}
+
+// Snapshots are built on the generator worker when the store has one, so
+// that an apply queued on the region worker never waits behind a build.
+func TestSnapshotGeneratedOffTheRegionWorker3B(t *testing.T) {
+	ps, _ := openStorageForTest(t)
+	regionSched, genSched := make(chan worker.Task, 1), make(chan worker.Task, 1)
+	ps.regionSched, ps.genSched = regionSched, genSched
+	if _, err := ps.Snapshot(); err != raft.ErrSnapshotTemporarilyUnavailable {
+		t.Fatalf("first Snapshot(): expected ErrSnapshotTemporarilyUnavailable, got %v", err)
+	}
+	select {
+	case task := <-genSched:
+		if _, ok := task.(*runner.RegionTaskGen); !ok {
+			t.Errorf("generator worker got %T, expected a RegionTaskGen", task)
+		}
+	default:
+		t.Errorf("no RegionTaskGen on the generator worker")
+	}
+	if len(regionSched) != 0 {
+		t.Errorf("the region worker got %T: generation must not queue there", <-regionSched)
 	}
 }
