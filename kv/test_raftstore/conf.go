@@ -112,10 +112,17 @@ func (c *Cluster) waitPeer(regionID uint64, peer *metapb.Peer, want bool) {
 }
 
 // checkScheduler fails the test when the scheduler has refused a report
-// that breaks the membership rules (see MockSchedulerClient).
+// that breaks the membership rules (see MockSchedulerClient), or the
+// network has seen a store break a rule (see invariants.go).
 func (c *Cluster) checkScheduler() {
 	if v := c.schedulerClient.Violations(); len(v) > 0 {
 		failNow("cluster %s: the stores reported %d impossible membership change(s); the first:\n\t%s\n(seed %d: replay with %s=%d)",
 			c.label(), len(v), strings.Join(v[:1], "\n\t"), c.seed, SeedEnv, c.seed)
+	}
+	if trans := c.transport(); trans != nil {
+		if v := trans.Violations(); len(v) > 0 {
+			failNow("cluster %s: the network saw %d violation(s) of what a store must never do; the first:\n\t%s\n(seed %d: replay with %s=%d)",
+				c.label(), len(v), v[0], c.seed, SeedEnv, c.seed)
+		}
 	}
 }

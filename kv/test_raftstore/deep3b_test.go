@@ -221,46 +221,52 @@ func waitStoreKnowsRegions(fail func(string, ...interface{}), c *Cluster, storeI
 	}
 }
 
-// TestSplitWhileStoreDown3B: regions split while a store is down, and again
-// while it catches up, and it is crashed in the middle of that; it must
-// end up with every region the others have, with their data, and serve.
+// TestSplitWhileStoreDown3B: regions split while a store is down, and
+// again while it catches up, and it is crashed in the middle of that. The
+// log is compacted fast, so it catches up by snapshots of regions that it
+// has not split yet (such a snapshot must wait until it has). Keys are
+// overwritten every round: a stale write applied over a newer snapshot
+// shows. It must end up with every region, the last values, and serve.
 func TestSplitWhileStoreDown3B(t *testing.T) {
 	defer failOnHarnessPanic(t)
 	cfg := config.NewTestConfig()
 	cfg.RegionMaxSize = 800
 	cfg.RegionSplitSize = 500
+	cfg.RaftLogGcCountLimit = 10
 	cluster, fail := startCluster(t, 3, cfg)
 	defer cluster.Shutdown()
 
-	cluster.StopServer(3)
-	written := 0
-	write := func(n int) {
-		for i := 0; i < n; i++ {
-			cluster.MustPut([]byte(fmt.Sprintf("key-%05d", written)), []byte(fmt.Sprintf("value-%05d", written)))
-			written++
+	const keys = 100
+	key := func(i int) []byte { return []byte(fmt.Sprintf("key-%03d", i)) }
+	value := func(round, i int) []byte { return []byte(fmt.Sprintf("v%d-%03d", round, i)) }
+	write := func(round, from, to int) {
+		for i := from; i < to; i++ {
+			cluster.MustPut(key(i), value(round, i))
 		}
 	}
-	write(150)
+	cluster.StopServer(3)
+	write(0, 0, keys)
+	write(1, 0, keys)
 	for deadline := time.Now().Add(2 * time.Second); cluster.schedulerClient.regionCount() < 2; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			fail("store 3 is down and %d keys of 20 bytes were written with RegionMaxSize 800: want a split within 2s, the scheduler knows %d region(s)",
-				written, cluster.schedulerClient.regionCount())
+			fail("store 3 is down and %d keys of 15 bytes were written with RegionMaxSize 800: want a split within 2s, the scheduler knows %d region(s)",
+				keys, cluster.schedulerClient.regionCount())
 		}
 	}
 	cluster.StartServer(3)
-	write(60)
+	write(2, 0, keys/2)
 	cluster.StopServer(3)
-	write(60)
+	write(2, keys/2, keys)
 	cluster.StartServer(3)
-	write(30)
+	write(3, 0, keys)
 	waitStoreKnowsRegions(fail, cluster, 3, "store 3 restarted twice while regions split")
-	for i := 0; i < written; i += 7 {
-		MustGetEqual(cluster.engines[3], []byte(fmt.Sprintf("key-%05d", i)), []byte(fmt.Sprintf("value-%05d", i)))
+	for i := 0; i < keys; i++ {
+		MustGetEqual(cluster.engines[3], key(i), value(3, i))
 	}
 	// Store 3's peers work: without store 1, every region needs them.
 	cluster.StopServer(1)
-	for i := 0; i < written; i += 11 {
-		cluster.MustGet([]byte(fmt.Sprintf("key-%05d", i)), []byte(fmt.Sprintf("value-%05d", i)))
+	for i := 0; i < keys; i += 3 {
+		cluster.MustGet(key(i), value(3, i))
 	}
 	cluster.MustPut([]byte("key-last"), []byte("v"))
 	cluster.StartServer(1)

@@ -16,6 +16,7 @@ import (
 	"github.com/tinykv-lab/tinykv/kv/raftstore/meta"
 	"github.com/tinykv-lab/tinykv/kv/util/engine_util"
 	"github.com/tinykv-lab/tinykv/proto/pkg/raft_cmdpb"
+	"github.com/tinykv-lab/tinykv/proto/pkg/raft_serverpb"
 )
 
 // scenario is one run of the generic cluster driver: rounds of clients
@@ -119,6 +120,7 @@ func runGenericScenario(t *testing.T, sc scenario) {
 		changer.check(d, round)
 		d.checkAppends(round)
 		d.checkFullScan(round)
+		d.checkEngineLayout(round)
 		if d.sc.maxRaftLog > 0 {
 			d.checkLogTrimmed(round)
 		}
@@ -650,6 +652,32 @@ func (ch *confChanger) stop(d *clusterDriver) {
 	}
 }
 
+// checkEngineLayout checks where every store keeps each region's states:
+// the region state and the apply state in kvdb (the apply state written in
+// the batch of the data it covers), never the apply state in raftdb.
+func (d *clusterDriver) checkEngineLayout(round int) {
+	for _, regionID := range d.cluster.schedulerClient.regionIDs() {
+		for storeID, engines := range d.cluster.engines {
+			inRaftDB := engines.Raft.View(func(txn *badger.Txn) error {
+				_, err := txn.Get(meta.ApplyStateKey(regionID))
+				return err
+			}) == nil
+			if inRaftDB {
+				d.fatalf("after round %d: store %d keeps the apply state of region %d in raftdb: it belongs in kvdb, "+
+					"written in the same batch as the data it covers (else a crash leaves them disagreeing)", round, storeID, regionID)
+			}
+			state, err := meta.GetRegionLocalState(engines.Kv, regionID)
+			if err != nil || state.State != raft_serverpb.PeerState_Normal {
+				continue
+			}
+			if _, err := meta.GetApplyState(engines.Kv, regionID); err != nil {
+				d.fatalf("after round %d: store %d holds region %d (region state %v in kvdb) but kvdb has no apply state for it: %v",
+					round, storeID, regionID, state.Region, err)
+			}
+		}
+	}
+}
+
 // checkLogTrimmed checks, one second after the clients stopped, that every
 // store keeps at most 2*maxRaftLog applied entries of every region.
 func (d *clusterDriver) checkLogTrimmed(round int) {
@@ -663,6 +691,11 @@ func (d *clusterDriver) checkLogTrimmed(round int) {
 			}
 			if err != nil {
 				d.fatalf("after round %d: store %d region %d: read the apply state: %v", round, storeID, regionID, err)
+			}
+			truncated := state.GetTruncatedState()
+			if term, ok := d.cluster.transport().checks.committedTerm(regionID, truncated.GetIndex()); ok && truncated.GetIndex() > meta.RaftInitLogIndex && term != truncated.GetTerm() {
+				d.fatalf("after round %d: store %d region %d: truncated state %v, but the committed entry at index %d has term %d: "+
+					"TruncatedState.Term must be the term of the entry at TruncatedState.Index", round, storeID, regionID, truncated, truncated.GetIndex(), term)
 			}
 			if kept := state.AppliedIndex - state.GetTruncatedState().GetIndex(); kept > limit {
 				d.fatalf("after round %d: store %d region %d keeps %d applied log entries (applied %d, truncated %d); "+

@@ -81,6 +81,7 @@ func (s *NodeSimulator) RunStore(cfg *config.Config, engines *engine_util.Engine
 	}
 	s.nodes[storeID] = node
 	s.routers[storeID] = router
+	s.trans.WatchEngines(storeID, engines)
 	s.trans.AddStore(storeID, router, snapMgr)
 	return nil
 }

@@ -274,11 +274,16 @@ func TestOneSplit3B(t *testing.T) {
 	cluster.MustPut([]byte("k2"), []byte("v2"))
 	before := cluster.GetRegion([]byte("k1"))
 	cluster.AddFilter(NewPartitionFilter([]uint64{1, 2, 3, 4}, []uint64{5}))
-	// 100 pairs of 8 bytes: with k1 and k2, 808 bytes. In key order (k1,
+	// 99 pairs of 8 bytes: with k1 and k2, 800 bytes, not over the limit.
+	// The split checks of the next ticks find nothing to do; then one last
+	// small write carries the region over (808 bytes): a size gate that
+	// waits for more growth than that never splits it. In key order (k1,
 	// k100 ... k199, k2) the running total first exceeds 500 at k162.
-	for i := 100; i < 200; i++ {
+	for i := 100; i < 199; i++ {
 		cluster.MustPut([]byte(fmt.Sprintf("k%d", i)), []byte(fmt.Sprintf("v%d", i)))
 	}
+	time.Sleep(300 * time.Millisecond)
+	cluster.MustPut([]byte("k199"), []byte("v199"))
 	lastWrite := time.Now()
 
 	var left, right *metapb.Region

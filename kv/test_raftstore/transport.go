@@ -8,6 +8,7 @@ import (
 
 	"github.com/tinykv-lab/tinykv/kv/raftstore/message"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/snap"
+	"github.com/tinykv-lab/tinykv/kv/util/engine_util"
 	"github.com/tinykv-lab/tinykv/proto/pkg/eraftpb"
 	"github.com/tinykv-lab/tinykv/proto/pkg/raft_serverpb"
 )
@@ -30,6 +31,8 @@ type MockTransport struct {
 	closed  atomic.Bool
 
 	stats transportStats
+	// checks watches the messages for what a store must never do.
+	checks *invariants
 }
 
 // transportStats counts what went through the network.
@@ -47,8 +50,18 @@ func NewMockTransport() *MockTransport {
 		routers:  make(map[uint64]message.RaftRouter),
 		snapMgrs: make(map[uint64]*snap.SnapManager),
 		stats:    transportStats{snapshotsTo: make(map[uint64]int)},
+		checks:   newInvariants(),
 	}
 }
+
+// WatchEngines lets the network check what a store acknowledges against
+// what its engines hold.
+func (t *MockTransport) WatchEngines(storeID uint64, engines *engine_util.Engines) {
+	t.checks.setEngines(storeID, engines)
+}
+
+// Violations lists what the stores did that they must never do.
+func (t *MockTransport) Violations() []string { return t.checks.list() }
 
 // AddStore connects a running store.
 func (t *MockTransport) AddStore(storeID uint64, router message.RaftRouter, snapMgr *snap.SnapManager) {
@@ -85,6 +98,10 @@ func (t *MockTransport) ClearFilters() {
 // receiving store is not running or a snapshot could not be copied.
 func (t *MockTransport) Send(msg *raft_serverpb.RaftMessage) error {
 	t.stats.sent.Add(1)
+	if !t.checks.onSend(msg) {
+		t.stats.dropped.Add(1)
+		return nil
+	}
 	filters, deliver, delay := t.judge(msg)
 	if !deliver {
 		t.stats.dropped.Add(1)
@@ -127,10 +144,16 @@ func (t *MockTransport) judge(msg *raft_serverpb.RaftMessage) ([]Filter, bool, t
 }
 
 func (t *MockTransport) deliverLater(msg *raft_serverpb.RaftMessage, delay time.Duration) {
+	toStore := msg.GetToPeer().GetStoreId()
+	if !t.checks.delayStarted(toStore) {
+		t.stats.dropped.Add(1)
+		return
+	}
 	t.stats.delayed.Add(1)
 	t.pending.Add(1)
 	time.AfterFunc(delay, func() {
 		defer t.pending.Done()
+		defer t.checks.delayEnded(toStore)
 		if !t.closed.Load() {
 			// The sender has moved on; a lost delayed message is a lost message.
 			_ = t.deliver(msg)
