@@ -109,11 +109,14 @@ func TestSchedulerKillUnderLoad(t *testing.T) {
 		maxTSBefore.Store(max(maxTSBefore.Load(), ts))
 	}
 	tc.Scheduler.Kill()
+	// Writes in flight at the kill do not count: from 200 ms on, every
+	// write had to find its route without the scheduler.
+	time.Sleep(200 * time.Millisecond)
 	killedAt := writes.Load()
-	time.Sleep(time.Second)
+	time.Sleep(800 * time.Millisecond)
 	duringOutage := writes.Load() - killedAt
-	if duringOutage == 0 {
-		t.Errorf("no write got through in the second without a scheduler; the client should use its cached routes")
+	if duringOutage < 20 {
+		t.Errorf("%d writes got through in the 800 ms without a scheduler, want many: the client should use its cached routes", duringOutage)
 	}
 	if err := tc.Scheduler.Start(); err != nil {
 		t.Fatalf("restart the scheduler: %v", err)
@@ -137,7 +140,7 @@ func TestSchedulerKillUnderLoad(t *testing.T) {
 		t.Fatalf("a client failed while the scheduler was away: %v", err)
 	}
 	tc.mustGet("warm", "up")
-	passed(t, start, "%d writes, %d of them in the second without a scheduler; ts %d > %d, id %d > %d",
+	passed(t, start, "%d writes, %d of them in 800 ms without a scheduler; ts %d > %d, id %d > %d",
 		writes.Load(), duringOutage, ts, maxTSBefore.Load(), idAfter, idBefore)
 }
 

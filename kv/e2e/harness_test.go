@@ -229,5 +229,8 @@ func (tc *testCluster) storeIDs() map[string]uint64 {
 
 // passed prints a one-line summary of a test that passed.
 func passed(t *testing.T, start time.Time, format string, args ...interface{}) {
+	if t.Failed() {
+		return
+	}
 	t.Logf("Passed -- %v: %s", time.Since(start).Round(100*time.Millisecond), fmt.Sprintf(format, args...))
 }
