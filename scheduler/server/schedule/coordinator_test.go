@@ -72,14 +72,15 @@ func TestCoordinatorReplacesDownStore(t *testing.T) {
 	for id := uint64(1); id <= 4; id++ {
 		mc.AddStore(id)
 	}
-	for id := uint64(1); id <= 20; id++ {
+	const regions = 3 * patrolRegionBatch // a patrol round takes several batches
+	for id := uint64(1); id <= regions; id++ {
 		mc.AddRegion(id, 10, 1+id%2, 2-id%2, 3) // on stores 1, 2, 3, led by 1 or 2
 	}
 	c := NewCoordinator(mc, nil)
 	now := time.Now()
 	heartbeatRound(t, mc, c)
 	mc.SetStoreLastHeartbeat(3, mc.GetMaxStoreDownTime()+time.Minute)
-	for round := 0; round < 50; round++ {
+	for round := 0; round < 100; round++ {
 		now = now.Add(time.Second)
 		c.tick(now)
 		heartbeatRound(t, mc, c)

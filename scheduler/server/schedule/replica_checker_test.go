@@ -108,6 +108,8 @@ func TestReplicaCheckerDownStore(t *testing.T) {
 	if op.GetPriorityLevel() != HighPriority {
 		t.Fatalf("replacing a lost replica is urgent, got priority %d", op.GetPriorityLevel())
 	}
+	mc.AddRegion(4, 1, 3, 2, 4)
+	expectCheck(t, mc, 4, "no operator", "store 3 leads region 4: its heartbeat just came, its peer is not lost")
 	// The region's next check makes the replica up elsewhere.
 	mc.PutRegion(mc.GetRegion(1).Clone(core.WithRemoveStorePeer(3)))
 	expectCheck(t, mc, 1, "add 1", "after the lost peer went")

@@ -39,10 +39,10 @@ func TestCoordinatorBalancesRegions3C(t *testing.T) {
 		}
 		return len(c.GetOperatorController().GetOperators()) == 0
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for !balanced() {
 		if time.Now().After(deadline) {
-			t.Fatalf("after 20s the store sizes are not all within [%d, %d] with no operator running: %s; running %v",
+			t.Fatalf("after 10s the store sizes are not all within [%d, %d] with no operator running: %s; running %v",
 				low, high, storeSizes(mc), c.GetOperatorController().GetOperators())
 		}
 		for _, region := range mc.GetRegions() {
