@@ -70,9 +70,9 @@ type Server struct {
 	mu     sync.RWMutex
 	leader *leadership // nil unless this member leads
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
 	closed   sync.Once
 	etcdDone sync.Once
 }
