@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/binary"
 	"fmt"
 	"sync"
 	"testing"
@@ -11,7 +12,9 @@ import (
 	"github.com/tinykv-lab/tinykv/proto/pkg/metapb"
 	"github.com/tinykv-lab/tinykv/proto/pkg/schedulerpb"
 	"github.com/tinykv-lab/tinykv/scheduler/client"
+	"github.com/tinykv-lab/tinykv/scheduler/server/kv"
 	"github.com/tinykv-lab/tinykv/scheduler/server/schedule"
+	"github.com/tinykv-lab/tinykv/scheduler/server/tso"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -86,6 +89,27 @@ func TestTSOMonotonic(t *testing.T) {
 	}
 	if _, err := stream.Recv(); status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("Tso count 0: want InvalidArgument, got %v", err)
+	}
+
+	// An oracle starts above a saved bound even when the clock is behind it
+	// (a leader whose clock is late, or a clock set back).
+	store := kv.NewEtcd(m.srv.client, "/test-tso")
+	ahead := time.Now().Add(time.Hour).UnixMilli()
+	var buf [8]byte
+	binary.BigEndian.PutUint64(buf[:], uint64(ahead))
+	if err := store.Save(tso.Key, buf[:]); err != nil {
+		t.Fatal(err)
+	}
+	o, err := tso.NewOracle(store, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := o.Get(1)
+	if err != nil || got.GetPhysical() <= ahead {
+		t.Fatalf("oracle after a saved bound of %d ms: answered physical %d (%v), want above the bound", ahead, got.GetPhysical(), err)
+	}
+	if saved, err := tso.Load(store); err != nil || saved <= got.GetPhysical() {
+		t.Fatalf("oracle answered physical %d with a saved bound of %d (%v): the bound must be ahead", got.GetPhysical(), saved, err)
 	}
 }
 
@@ -295,17 +319,24 @@ func TestHeartbeatStreamCarriesOrders(t *testing.T) {
 	if !cluster.coord.GetOperatorController().AddOperator(op) {
 		t.Fatal("AddOperator refused the operator")
 	}
-	send()
-	select {
-	case o := <-orders:
-		cp := o.GetChangePeer()
-		if o.GetRegionId() != 2 || cp.GetChangeType() != eraftpb.ConfChangeType_AddNode || cp.GetPeer().GetStoreId() != 4 || cp.GetPeer().GetId() != 10 ||
-			o.GetTargetPeer().GetId() != 3 || o.GetRegionEpoch().GetConfVer() != 1 {
-			t.Fatalf("order for region 2: want AddNode peer 10 on store 4 to leader 3, got %v", o)
+	// The first step goes out when the operator is added, and again with
+	// every heartbeat until the region shows it done.
+	wantOrder := func(when string) {
+		t.Helper()
+		select {
+		case o := <-orders:
+			cp := o.GetChangePeer()
+			if o.GetRegionId() != 2 || cp.GetChangeType() != eraftpb.ConfChangeType_AddNode || cp.GetPeer().GetStoreId() != 4 || cp.GetPeer().GetId() != 10 ||
+				o.GetTargetPeer().GetId() != 3 || o.GetRegionEpoch().GetConfVer() != 1 {
+				t.Fatalf("order for region 2 %s: want AddNode peer 10 on store 4 to leader 3, got %v", when, o)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no order came on the heartbeat stream %s within 10s", when)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no order came on the heartbeat stream within 10s")
 	}
+	wantOrder("when the operator was added")
+	send()
+	wantOrder("after the next heartbeat")
 	got, err := c.GetOperator(ctx, 2)
 	if err != nil || got.GetStatus() != schedulerpb.OperatorStatus_RUNNING {
 		t.Fatalf("GetOperator(2): want RUNNING, got %v, %v", got, err)
