@@ -209,7 +209,7 @@ func (c *Client) sendGroup(ctx context.Context, g keyGroup, f sendFunc) (again e
 			c.stores.forget(loc.Leader.StoreId)
 			return fmt.Errorf("region %d, store %d (peer %d) did not answer: %v", loc.Region.Id, loc.Leader.StoreId, loc.Leader.Id, err), true, nil
 		}
-		return nil, false, err
+		return nil, false, fmt.Errorf("region %d, store %d (peer %d): %w", loc.Region.Id, loc.Leader.StoreId, loc.Leader.Id, err)
 	}
 	if regionErr == nil {
 		return nil, false, nil
