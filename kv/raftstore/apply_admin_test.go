@@ -357,7 +357,7 @@ func TestApplySplitLeavesAKnownNewRegionAlone3B(t *testing.T) {
 
 // The split checker must run again on a region its last writes carried
 // over the maximum, however small they were.
-func TestSplitCheckGate3B(t *testing.T) {
+func TestSplitCheckGate(t *testing.T) {
 	size := func(n uint64) *uint64 { return &n }
 	const split, max = 500, 800
 	for _, tc := range []struct {
@@ -385,7 +385,7 @@ func TestSplitCheckGate3B(t *testing.T) {
 
 // Snapshots are built on the generator worker when the store has one, so
 // that an apply queued on the region worker never waits behind a build.
-func TestSnapshotGeneratedOffTheRegionWorker3B(t *testing.T) {
+func TestSnapshotGeneratedOffTheRegionWorker(t *testing.T) {
 	ps, _ := openStorageForTest(t)
 	regionSched, genSched := make(chan worker.Task, 1), make(chan worker.Task, 1)
 	ps.regionSched, ps.genSched = regionSched, genSched

@@ -10,7 +10,7 @@ import (
 
 // A received snapshot with a file missing must not be handed out for
 // applying: raft would accept a snapshot the store can never apply.
-func TestGetSnapshotForApplyingNeedsCompleteFiles3B(t *testing.T) {
+func TestGetSnapshotForApplyingNeedsCompleteFiles(t *testing.T) {
 	seed := sfSeed(t)
 	src := sfOpenStoreEngine(t)
 	sfWriteData(t, src, rand.New(rand.NewSource(seed)), 200)
