@@ -39,8 +39,17 @@ func TestCoordinatorBalancesRegions3C(t *testing.T) {
 		}
 		return len(c.GetOperatorController().GetOperators()) == 0
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	start := time.Now()
+	deadline := start.Add(10 * time.Second)
+	moved := false
 	for !balanced() {
+		for _, op := range c.GetOperatorController().GetOperators() {
+			moved = moved || op.Desc() == balanceRegionName
+		}
+		moved = moved || mc.GetStore(4).GetRegionSize() > 0 || mc.GetStore(5).GetRegionSize() > 0
+		if !moved && time.Since(start) > 3*time.Second {
+			t.Fatalf("balance-region proposed no move in 3s: %s", storeSizes(mc))
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("after 10s the store sizes are not all within [%d, %d] with no operator running: %s; running %v",
 				low, high, storeSizes(mc), c.GetOperatorController().GetOperators())
