@@ -52,9 +52,13 @@ func ComposeTS(physical, logical int64) uint64 {
 // GetTS returns a new timestamp (physical ms << 18 | logical), strictly
 // greater than every timestamp the cluster answered before the call.
 func (c *Client) GetTS(ctx context.Context) (uint64, error) {
-	ctx, cancel := c.withTimeout(ctx)
-	defer cancel()
-	req := &tsoRequest{ctx: ctx, done: make(chan tsoResult, 1)}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.opts.Timeout)
+		defer cancel()
+	}
+	req := tsoRequestPool.Get().(*tsoRequest)
+	req.ctx = ctx
 	select {
 	case c.tso.reqs <- req:
 	case <-ctx.Done():
@@ -64,11 +68,16 @@ func (c *Client) GetTS(ctx context.Context) (uint64, error) {
 	}
 	select {
 	case r := <-req.done:
+		req.ctx = nil
+		tsoRequestPool.Put(req)
 		return r.ts, r.err
 	case <-ctx.Done():
+		// The batcher may still answer req: it is not reused.
 		return 0, errors.Annotate(ctx.Err(), "get timestamp")
 	}
 }
+
+var tsoRequestPool = sync.Pool{New: func() any { return &tsoRequest{done: make(chan tsoResult, 1)} }}
 
 // run sends batches until the client closes.
 func (b *tsoBatcher) run() {
