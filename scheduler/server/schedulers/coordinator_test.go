@@ -73,3 +73,65 @@ func TestCoordinatorBalancesRegions3C(t *testing.T) {
 	}
 	t.Logf("balanced: %s", storeSizes(mc))
 }
+
+// TestCoordinatorConcurrentHeartbeats has four leaders' worth of
+// heartbeats arrive at once while the coordinator schedules (run it with
+// -race): every step must still be one the leader can carry out, and the
+// store counters must add up at the end.
+func TestCoordinatorConcurrentHeartbeats(t *testing.T) {
+	const regions, workers = 400, 4
+	mc := newBalanceCluster(t, 6, 3)
+	for id := uint64(1); id <= regions; id++ {
+		mc.AddRegion(id, 10, 1+id%3, 1+(id+1)%3, 1+(id+2)%3)
+	}
+	c := schedule.NewCoordinator(mc, nil)
+	AddDefaults(c)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		c.Run(ctx)
+		close(done)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	errs := make(chan error, workers)
+	for w := uint64(0); w < workers; w++ {
+		go func(w uint64) {
+			stop := time.Now().Add(time.Second)
+			for time.Now().Before(stop) {
+				for id := 1 + w; id <= regions; id += workers {
+					region := mc.GetRegion(id)
+					if len(region.GetPendingPeers()) > 0 {
+						region = mc.CatchUp(id)
+					}
+					if resp := c.OnRegionHeartbeat(region); resp != nil {
+						if _, err := mc.Apply(resp); err != nil {
+							errs <- err
+							return
+						}
+					}
+				}
+			}
+			errs <- nil
+		}(w)
+	}
+	for w := 0; w < workers; w++ {
+		if err := <-errs; err != nil {
+			t.Fatalf("the coordinator sent a step the leader cannot carry out: %v", err)
+		}
+	}
+	total := 0
+	for _, s := range mc.GetStores() {
+		total += s.GetRegionCount()
+	}
+	peers := 0
+	for _, r := range mc.GetRegions() {
+		peers += len(r.GetPeers())
+	}
+	if total != peers || mc.GetStore(4).GetRegionCount() == 0 {
+		t.Fatalf("store region counts add up to %d, the regions have %d peers; store 4 holds %d (%s)",
+			total, peers, mc.GetStore(4).GetRegionCount(), storeSizes(mc))
+	}
+}
