@@ -404,3 +404,29 @@ func TestSnapshotGeneratedOffTheRegionWorker(t *testing.T) {
 		t.Errorf("the region worker got %T: generation must not queue there", <-regionSched)
 	}
 }
+
+// Votes for regions not created yet are kept in bounded number and handed
+// out by region.
+func TestPendingVotesAreBoundedAndTakenByRegion(t *testing.T) {
+	m := newStoreMeta()
+	for i := 0; i < maxPendingVotes+10; i++ {
+		m.addPendingVote(&raft_serverpb.RaftMessage{RegionId: uint64(i%2 + 1)})
+	}
+	if len(m.pendingVotes) != maxPendingVotes {
+		t.Fatalf("kept %d votes, expected at most %d", len(m.pendingVotes), maxPendingVotes)
+	}
+	taken := m.takePendingVotes(2)
+	for _, v := range taken {
+		if v.RegionId != 2 {
+			t.Fatalf("votes taken for region 2 include one of region %d", v.RegionId)
+		}
+	}
+	if len(taken) != maxPendingVotes/2 || len(m.pendingVotes) != maxPendingVotes/2 {
+		t.Fatalf("took %d votes of region 2 and kept %d, expected %d each", len(taken), len(m.pendingVotes), maxPendingVotes/2)
+	}
+	for _, v := range m.pendingVotes {
+		if v.RegionId != 1 {
+			t.Fatalf("a vote of region %d was kept after taking region 2's", v.RegionId)
+		}
+	}
+}

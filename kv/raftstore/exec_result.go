@@ -128,6 +128,10 @@ func (d *peerMsgHandler) onSplit(r *execSplit) {
 	var newPeer *peer
 	if r.createRight {
 		newPeer = d.createSplitPeer(r.right)
+	} else if known := storeMeta.regions[r.right.Id]; known != nil && len(known.Peers) > 0 {
+		// The range of the old region was indexed by its end key, which
+		// the new region shares.
+		storeMeta.regionRanges.ReplaceOrInsert(regionItem{region: known})
 	}
 	if !d.IsLeader() {
 		return
@@ -175,15 +179,9 @@ func (d *peerMsgHandler) createSplitPeer(region *metapb.Region) *peer {
 	d.ctx.router.register(newPeer)
 	_ = d.ctx.router.send(region.Id, message.Msg{Type: message.MsgTypeStart})
 	// Votes that came before the region existed here.
-	kept := storeMeta.pendingVotes[:0]
-	for _, vote := range storeMeta.pendingVotes {
-		if vote.RegionId != region.Id {
-			kept = append(kept, vote)
-			continue
-		}
+	for _, vote := range storeMeta.takePendingVotes(region.Id) {
 		_ = d.ctx.router.send(region.Id, message.NewPeerMsg(message.MsgTypeRaftMessage, region.Id, vote))
 	}
-	storeMeta.pendingVotes = kept
 	return newPeer
 }
 

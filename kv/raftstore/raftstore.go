@@ -60,6 +60,36 @@ func newStoreMeta() *storeMeta {
 	}
 }
 
+// maxPendingVotes bounds the votes kept for regions not created yet: a
+// store whose split never comes (its peer was removed) would otherwise
+// keep them forever. Votes are repeated, so dropping the oldest is safe.
+const maxPendingVotes = 1024
+
+// addPendingVote keeps a vote for a region this store will create when it
+// applies a split; the caller holds the lock.
+func (m *storeMeta) addPendingVote(msg *raft_serverpb.RaftMessage) {
+	if len(m.pendingVotes) >= maxPendingVotes {
+		m.pendingVotes = append(m.pendingVotes[:0], m.pendingVotes[1:]...)
+	}
+	m.pendingVotes = append(m.pendingVotes, msg)
+}
+
+// takePendingVotes removes and returns the votes kept for regionID; the
+// caller holds the lock.
+func (m *storeMeta) takePendingVotes(regionID uint64) []*raft_serverpb.RaftMessage {
+	var taken []*raft_serverpb.RaftMessage
+	kept := m.pendingVotes[:0]
+	for _, vote := range m.pendingVotes {
+		if vote.RegionId == regionID {
+			taken = append(taken, vote)
+		} else {
+			kept = append(kept, vote)
+		}
+	}
+	m.pendingVotes = kept
+	return taken
+}
+
 // getOverlapRegions lists the regions whose range intersects region's.
 func (m *storeMeta) getOverlapRegions(region *metapb.Region) []*metapb.Region {
 	var result []*metapb.Region

@@ -113,7 +113,7 @@ func (sw *storeWorker) checkMsg(msg *raft_serverpb.RaftMessage) (bool, error) {
 			if _, ok := meta.regions[regionID]; ok {
 				return false, nil
 			}
-			meta.pendingVotes = append(meta.pendingVotes, msg)
+			meta.addPendingVote(msg)
 			log.Infof("[split] store=%d region=%d not created yet, keeping its vote", sw.id, regionID)
 			return true, nil
 		}
@@ -197,7 +197,7 @@ func (sw *storeWorker) maybeCreatePeer(regionID uint64, msg *raft_serverpb.RaftM
 	}) {
 		log.Debugf("[msg] store=%d region=%d overlaps region %d, not created", sw.id, regionID, region.Id)
 		if util.IsFirstVoteMessage(msg.Message) {
-			meta.pendingVotes = append(meta.pendingVotes, msg)
+			meta.addPendingVote(msg)
 		}
 		return false, nil
 	}
