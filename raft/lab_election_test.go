@@ -371,6 +371,30 @@ func TestRuleLeaderContactResetsTimer2AA(t *testing.T) {
 	}
 }
 
+// Granting a vote restarts the election timer (figure 2: a follower
+// campaigns when the timeout passes "without receiving AppendEntries from
+// the current leader or granting vote to a candidate").
+func TestRuleVoteGrantRestartsTimer2AA(t *testing.T) {
+	r := labRaft(1, []uint64{1, 2, 3}, NewMemoryStorage())
+	r.becomeFollower(2, None)
+	for i := 0; i < r.randomizedElectionTimeout-1; i++ {
+		r.tick()
+	}
+	if err := r.Step(pb.Message{MsgType: pb.MessageType_MsgRequestVote, From: 2, To: 1, Term: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if msgs := takeMsgs(r); len(msgs) != 1 || msgs[0].Reject {
+		t.Fatalf("a follower of term 2 without vote or leader, asked by 2:\n%s\nwant one granted vote", describeMsgs(msgs))
+	}
+	for i := 0; i < r.electionTimeout-1; i++ {
+		r.tick()
+		if votes := msgsOfType(takeMsgs(r), pb.MessageType_MsgRequestVote); len(votes) > 0 {
+			t.Fatalf("a follower campaigned %d ticks after granting its vote (election timeout %d): granting a vote restarts the timer",
+				i+1, r.electionTimeout)
+		}
+	}
+}
+
 // A node that is not in its own membership never campaigns.
 func TestRuleNonMemberNeverCampaigns2AA(t *testing.T) {
 	r := labRaft(1, []uint64{2, 3}, NewMemoryStorage())

@@ -94,6 +94,45 @@ func TestReadyHandsMessagesOverOnce2AC(t *testing.T) {
 	}
 }
 
+// Advance records only what the Ready it is given handed out: entries
+// appended and entries committed after that Ready (between Ready and
+// Advance) come in the next one, they are neither persisted nor applied.
+func TestReadyAdvanceRecordsOnlyItsReady2AC(t *testing.T) {
+	s := NewMemoryStorage()
+	rn := labRawNode(t, 1, []uint64{1, 2, 3}, s)
+	if err := rn.Campaign(); err != nil {
+		t.Fatal(err)
+	}
+	labHandle(t, rn, s, rn.Ready())
+	if err := rn.Step(pb.Message{MsgType: pb.MessageType_MsgRequestVoteResponse, From: 2, To: 1, Term: 1}); err != nil {
+		t.Fatal(err)
+	}
+	labHandle(t, rn, s, rn.Ready()) // leader: the no-op at 1, not committed yet
+	if err := rn.Propose([]byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	rd := rn.Ready()
+	if got := describeEntries(rd.Entries); got != `[1/2:"a"]` || len(rd.CommittedEntries) != 0 {
+		t.Fatalf("Ready after proposing a: entries %s, committed %s; want [1/2:\"a\"] and none committed",
+			got, describeEntries(rd.CommittedEntries))
+	}
+	// Before Advance: 2 acknowledges both entries (they commit) and b is proposed.
+	if err := rn.Step(pb.Message{MsgType: pb.MessageType_MsgAppendResponse, From: 2, To: 1, Term: 1, Index: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rn.Propose([]byte("b")); err != nil {
+		t.Fatal(err)
+	}
+	labHandle(t, rn, s, rd)
+	next := rn.Ready()
+	if got := describeEntries(next.Entries); got != `[1/3:"b"]` {
+		t.Errorf("entries to persist after Advance: %s, want [1/3:\"b\"] (appended after the Ready, not persisted by it)", got)
+	}
+	if got := describeEntries(next.CommittedEntries); got != `[1/1 1/2:"a"]` {
+		t.Errorf("entries to apply after Advance: %s, want [1/1 1/2:\"a\"] (committed after the Ready, not applied by it)", got)
+	}
+}
+
 // HardState is reported when it changes, and only then.
 func TestReadyHardStateOnlyWhenChanged2AC(t *testing.T) {
 	s := NewMemoryStorage()

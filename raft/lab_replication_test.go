@@ -150,6 +150,43 @@ func labPropose(t *testing.T, r *Raft, data string) {
 	}
 }
 
+// An append from the leader restarts the follower's election timer, like a
+// heartbeat: a leader busy replicating is not a dead one.
+func TestRuleAppendRestartsTimer2AB(t *testing.T) {
+	r := labFollower(t, 1)
+	for i := 0; i < r.randomizedElectionTimeout-1; i++ {
+		r.tick()
+	}
+	if answer := labAppend(t, r, pb.Message{Commit: 0}); answer.Reject {
+		t.Fatalf("an empty append after (0, 0) was rejected: %s", describeMsg(answer))
+	}
+	for i := 0; i < r.electionTimeout-1; i++ {
+		r.tick()
+		if votes := msgsOfType(takeMsgs(r), pb.MessageType_MsgRequestVote); len(votes) > 0 {
+			t.Fatalf("a follower campaigned %d ticks after an append of its leader (election timeout %d): an append restarts the timer",
+				i+1, r.electionTimeout)
+		}
+	}
+}
+
+// A follower's Match only grows: an answer that arrives late (reordered by
+// the network) does not move it back.
+func TestRuleMatchNeverGoesBack2AB(t *testing.T) {
+	r := labLeader(t, []uint64{1, 2, 3})
+	for i := 0; i < 3; i++ {
+		labPropose(t, r, "x")
+	}
+	labAck(t, r, 2, 4)
+	labAck(t, r, 2, 2) // the answer to an earlier append, delivered late
+	takeMsgs(r)
+	if pr := r.Prs[2]; pr.Match != 4 || pr.Next != 5 {
+		t.Errorf("after answers 4, then 2 (late): Match %d Next %d, want Match 4 Next 5", pr.Match, pr.Next)
+	}
+	if r.RaftLog.committed != 4 {
+		t.Errorf("commit %d, want 4 (entry 4 is on 1 and 2)", r.RaftLog.committed)
+	}
+}
+
 // The leader appends a proposal with its term and sends it to every
 // follower, with the entry before it and its commit index.
 func TestRuleProposalReplicated2AB(t *testing.T) {
