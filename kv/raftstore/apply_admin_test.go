@@ -56,8 +56,8 @@ func newApplyTestContext(t *testing.T, region *metapb.Region) *applyContext {
 	}
 }
 
-// propose records a waiting proposal for the entry at index.
-func (ctx *applyContext) propose(index uint64) *message.Callback {
+// waitingProposal records a proposal waiting for the entry at index.
+func waitingProposal(ctx *applyContext, index uint64) *message.Callback {
 	cb := message.NewCallback()
 	*ctx.proposals = append(*ctx.proposals, &proposal{index: index, term: applyTestTerm, cb: cb})
 	return cb
@@ -152,7 +152,7 @@ func TestApplyConfChangeTakesEffectOnce3B(t *testing.T) {
 	ctx := newApplyTestContext(t, region)
 	newPeer := &metapb.Peer{Id: 4, StoreId: 4}
 	afterEpoch := &metapb.RegionEpoch{ConfVer: 4, Version: 1}
-	cbFirst, cbRepeat, cbStale := ctx.propose(6), ctx.propose(7), ctx.propose(8)
+	cbFirst, cbRepeat, cbStale := waitingProposal(ctx, 6), waitingProposal(ctx, 7), waitingProposal(ctx, 8)
 	results := newApplier(ctx).applyEntries([]eraftpb.Entry{
 		confChangeEntry(t, 6, region, region.RegionEpoch, eraftpb.ConfChangeType_AddNode, newPeer),
 		confChangeEntry(t, 7, region, afterEpoch, eraftpb.ConfChangeType_AddNode, newPeer),
@@ -257,7 +257,7 @@ func TestApplySplitRefusesBadRequests3B(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			region := applyTestRegion()
 			ctx := newApplyTestContext(t, region)
-			cb := ctx.propose(6)
+			cb := waitingProposal(ctx, 6)
 			results := newApplier(ctx).applyEntries([]eraftpb.Entry{splitEntry(t, 6, region, tc.split)})
 			if len(results) != 0 || ctx.region != region {
 				t.Fatalf("split %v: expected it refused, got results %v, region %v", tc.split, results, ctx.region)
@@ -279,7 +279,7 @@ func TestApplySplitMakesBothHalves3B(t *testing.T) {
 	region := applyTestRegion()
 	ctx := newApplyTestContext(t, region)
 	newEpoch := &metapb.RegionEpoch{ConfVer: 3, Version: 2}
-	cbSplit, cbRight, cbLeft, cbSnap := ctx.propose(6), ctx.propose(7), ctx.propose(8), ctx.propose(9)
+	cbSplit, cbRight, cbLeft, cbSnap := waitingProposal(ctx, 6), waitingProposal(ctx, 7), waitingProposal(ctx, 8), waitingProposal(ctx, 9)
 	split := &raft_cmdpb.SplitRequest{SplitKey: []byte("m"), NewRegionId: 10, NewPeerIds: []uint64{11, 12, 13}}
 	results := newApplier(ctx).applyEntries([]eraftpb.Entry{
 		splitEntry(t, 6, region, split),
