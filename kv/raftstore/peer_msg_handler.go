@@ -340,6 +340,8 @@ func requestKey(req *raft_cmdpb.Request) []byte {
 // transferLeader asks raft to hand leadership to peer and answers at once:
 // the transfer itself is not replicated.
 func (d *peerMsgHandler) transferLeader(peer *metapb.Peer, cb *message.Callback) {
+	// Your Code Here (3B).
+	//lab:begin 3B
 	d.RaftGroup.TransferLeader(peer.GetId())
 	resp := newCmdResp()
 	resp.AdminResponse = &raft_cmdpb.AdminResponse{
@@ -347,6 +349,9 @@ func (d *peerMsgHandler) transferLeader(peer *metapb.Peer, cb *message.Callback)
 		TransferLeader: &raft_cmdpb.TransferLeaderResponse{},
 	}
 	cb.Done(resp)
+	//lab:else
+	//	cb.Done(ErrResp(errors.Errorf("%s: transfer leader is not supported", d.Tag)))
+	//lab:end
 }
 
 func (d *peerMsgHandler) onTick() {
