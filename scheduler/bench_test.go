@@ -51,9 +51,9 @@ func runScheduler(b *testing.B) (string, int) {
 		b.Fatalf("%v: build it first (make scheduler) or pass -bin", err)
 	}
 	dir := b.TempDir()
-	clientURL := fmt.Sprintf("http://127.0.0.1:%d", freePortB(b))
+	clientURL := fmt.Sprintf("http://127.0.0.1:%d", freePort(b))
 	cmd := exec.Command(bin, "-data-dir", filepath.Join(dir, "data"), "-client-urls", clientURL,
-		"-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", freePortB(b)), "-L", "warn")
+		"-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", freePort(b)), "-L", "warn")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -67,15 +67,6 @@ func runScheduler(b *testing.B) (string, int) {
 		}
 	})
 	return clientURL, cmd.Process.Pid
-}
-
-func freePortB(b *testing.B) int {
-	t := &testing.T{}
-	p := freePort(t)
-	if t.Failed() {
-		b.Fatal("no free port")
-	}
-	return p
 }
 
 // rssMiB reads a process's resident memory.
