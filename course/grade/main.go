@@ -45,6 +45,7 @@ type flags struct {
 	logDir   string
 	list     bool
 	quiet    bool
+	memory   int64
 }
 
 func parseFlags(args []string, stderr io.Writer) (*flags, error) {
@@ -65,6 +66,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.logDir, "logs", "", "keep the logs of failing runs in `dir` (default: dist/grade/STAGES)")
 	fs.BoolVar(&f.list, "list", false, "list the tests of the stages with their points and timeouts, run nothing")
 	fs.BoolVar(&f.quiet, "q", false, "no progress lines, only the table and the score")
+	fs.Int64Var(&f.memory, "memory", gotest.DefaultMemoryLimit>>20, "kill a test run that uses more than `MiB` of memory (it fails with reason memory)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: go run ./course/grade -stage STAGE [flags]")
 		fs.PrintDefaults()
@@ -81,6 +83,8 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		return nil, fmt.Errorf("-runs and -parallel must be at least 1")
 	case f.timeout < 0:
 		return nil, fmt.Errorf("-timeout must not be negative")
+	case f.memory < 1:
+		return nil, fmt.Errorf("-memory must be at least 1 MiB")
 	}
 	return f, nil
 }
@@ -128,7 +132,7 @@ func grade(ctx context.Context, f *flags, stdout io.Writer) (*grading.Report, *g
 	if err != nil {
 		return nil, nil, err
 	}
-	opts := &grading.Options{Root: root, Module: module, Runs: f.runs, Parallel: f.parallel, Timeout: f.timeout, Race: f.race}
+	opts := &grading.Options{Root: root, Module: module, Runs: f.runs, Parallel: f.parallel, Timeout: f.timeout, Race: f.race, MemoryLimit: f.memory << 20}
 	if f.tags != "" {
 		opts.Tags = strings.Split(f.tags, ",")
 	}

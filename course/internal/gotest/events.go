@@ -31,6 +31,7 @@ const (
 	ReasonPanic       = "panic"        // the test or a goroutine panicked
 	ReasonTimeout     = "timeout"      // the per-test timeout fired
 	ReasonCrashed     = "crashed"      // a runtime fatal error (deadlock, concurrent map writes, out of memory)
+	ReasonMemory      = "memory"       // killed for using more memory than the run may (RunOptions.MemoryLimit)
 	ReasonExited      = "exited"       // the process exited in the middle of the test (os.Exit, log.Fatal)
 	ReasonBuildFailed = "build failed" // the test binary did not compile
 	ReasonNotFound    = "not found"    // the binary has no test of that name

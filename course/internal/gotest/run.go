@@ -81,6 +81,26 @@ type RunOptions struct {
 	Env     []string      // extra environment (LOG_LEVEL, seeds)
 	TempDir string        // parent of the run's private TMPDIR
 	Log     io.Writer     // receives the test's output as plain text (t.Log lines included); may be nil
+	// MemoryLimit bounds the resident memory of the run (bytes; 0 means
+	// DefaultMemoryLimit). A run above it is killed and fails with
+	// ReasonMemory: a bug that multiplies work must fail its test, not
+	// exhaust the machine. Enforced on Linux.
+	MemoryLimit int64
+}
+
+// DefaultMemoryLimit is far above what any correct test of the course uses
+// (a five-store cluster test stays under 1 GiB).
+const DefaultMemoryLimit = 4 << 30
+
+// memoryPoll is how often a run's memory is measured.
+const memoryPoll = 250 * time.Millisecond
+
+// errMemory is a run killed for using more than its memory limit.
+type errMemory struct{ used, limit int64 }
+
+func (e errMemory) Error() string {
+	return fmt.Sprintf("killed: the test used %d MiB of memory, more than the %d MiB limit (work that keeps multiplying? "+
+		"messages handed out again by Ready, entries appended twice, a queue that never drains)", e.used>>20, e.limit>>20)
 }
 
 // killGrace is how long past its own timeout a test binary may take to print
@@ -112,7 +132,10 @@ func (b *Binary) Run(ctx context.Context, opts RunOptions) Result {
 	if out.Elapsed == 0 {
 		out.Elapsed = time.Since(start)
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	var mem errMemory
+	if errors.As(err, &mem) {
+		out.Status, out.Reason, out.Message = Fail, ReasonMemory, mem.Error()
+	} else if errors.Is(err, context.DeadlineExceeded) {
 		out.Status, out.Reason = Fail, ReasonTimeout
 		out.Message = fmt.Sprintf("killed: no result %v after the %v timeout", killGrace, opts.Timeout)
 	} else if err != nil && out.Status == Pass {
@@ -144,8 +167,21 @@ func (b *Binary) stream(ctx context.Context, opts RunOptions, tmp string, c *Col
 	if err != nil {
 		return fmt.Errorf("starting %s: %w", b.Path, err)
 	}
+	limit := opts.MemoryLimit
+	if limit == 0 {
+		limit = DefaultMemoryLimit
+	}
+	watched := make(chan struct{})
+	over := make(chan errMemory, 1)
+	go watchMemory(cmd, limit, watched, over)
 	feedErr := FeedAll(c, bufio.NewReaderSize(r, 64<<10))
 	waitErr := cmd.Wait()
+	close(watched)
+	select {
+	case e := <-over:
+		return e
+	default:
+	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -157,6 +193,29 @@ func (b *Binary) stream(ctx context.Context, opts RunOptions, tmp string, c *Col
 		return nil // a failing test exits non-zero; the events say why
 	}
 	return waitErr
+}
+
+// watchMemory measures the run's process group until done closes, and
+// kills the group (reporting on over) once it uses more than limit.
+func watchMemory(cmd *exec.Cmd, limit int64, done <-chan struct{}, over chan<- errMemory) {
+	tick := time.NewTicker(memoryPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+		}
+		used, ok := groupRSS(cmd.Process.Pid)
+		if !ok {
+			return
+		}
+		if used > limit {
+			over <- errMemory{used: used, limit: limit}
+			_ = cmd.Cancel()
+			return
+		}
+	}
 }
 
 // test2jsonPath finds the toolchain's test2json once; `go tool test2json`

@@ -47,6 +47,20 @@ func TestLitter1(t *testing.T) {
 
 func TestHelperNotAStage(t *testing.T) {}
 
+// TestHog1 keeps growing, as a bug that multiplies messages does.
+func TestHog1(t *testing.T) {
+	var hoard [][]byte
+	for i := 0; i < 1<<10; i++ {
+		chunk := make([]byte, 16<<20)
+		for j := range chunk {
+			chunk[j] = byte(j)
+		}
+		hoard = append(hoard, chunk)
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Log(len(hoard))
+}
+
 func helper2B(t *testing.T) {}
 `,
 		"kv/testdata/input.txt":         "x\n",
@@ -80,7 +94,7 @@ func TestDiscoverFindsStageTestsAndHiddenTier(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := testNames(public), "TestAnswer1 TestHang1 TestLitter1 TestWrong1 TestElection2AA"; got != want {
+	if got, want := testNames(public), "TestAnswer1 TestHang1 TestHog1 TestLitter1 TestWrong1 TestElection2AA"; got != want {
 		t.Errorf("public tests: got %q, want %q", got, want)
 	}
 	all, err := Discover(root, "example.com/fixture", Scope{Hidden: true})
@@ -100,7 +114,7 @@ func TestDiscoverFindsStageTestsAndHiddenTier(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := testNames(everything), "TestHelperNotAStage TestAnswer1 TestHang1 TestLitter1 TestWrong1 TestElection2AA"; got != want {
+	if got, want := testNames(everything), "TestHelperNotAStage TestAnswer1 TestHang1 TestHog1 TestLitter1 TestWrong1 TestElection2AA"; got != want {
 		t.Errorf("tests of any stage: got %q, want %q", got, want)
 	}
 	if got := Select(all, []string{"2AA"}); testNames(got) != "TestElection2AA" || got[0].Pattern() != "./raft" {
@@ -141,6 +155,31 @@ func TestBuildAndRunOneTestPerProcess(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(tempParent); len(entries) != 0 {
 		t.Errorf("runs left %d temp dirs behind", len(entries))
+	}
+}
+
+func TestRunOverMemoryLimitIsKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a test binary")
+	}
+	if _, ok := groupRSS(os.Getpid()); !ok {
+		t.Skip("memory is not measured on this system")
+	}
+	root := writeFixtureModule(t)
+	bin := Build(context.Background(), BuildOptions{Root: root, OutDir: t.TempDir()}, "kv", "example.com/fixture/kv")
+	if bin.Failure != nil {
+		t.Fatalf("build failed: %+v", bin.Failure)
+	}
+	start := time.Now()
+	res := bin.Run(context.Background(), RunOptions{Test: "TestHog1", Timeout: time.Minute, MemoryLimit: 200 << 20})
+	if res.Status != Fail || res.Reason != ReasonMemory || !strings.Contains(res.Message, "more than the 200 MiB limit") {
+		t.Errorf("a test that grows past its 200 MiB limit: got %s/%s (%s), want %s/%s", res.Status, res.Reason, res.Message, Fail, ReasonMemory)
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("the run was killed after %v: the limit must stop it at once", took)
+	}
+	if res := bin.Run(context.Background(), RunOptions{Test: "TestAnswer1", Timeout: time.Minute, MemoryLimit: 200 << 20}); res.Status != Pass {
+		t.Errorf("a small test under a 200 MiB limit: got %s/%s (%s), want a pass", res.Status, res.Reason, res.Message)
 	}
 }
 

@@ -32,6 +32,7 @@ type Options struct {
 	LogDir       string         // failing runs' logs go here; "" keeps none
 	Progress     *Progress      // live output; nil prints nothing
 	Filter       *regexp.Regexp // when set, only tests whose name matches
+	MemoryLimit  int64          // resident memory a run may use, bytes; 0 means gotest.DefaultMemoryLimit
 
 	binaries map[string]*gotest.Binary // by package directory, set by buildAll
 }
@@ -250,7 +251,7 @@ func (o *Options) runOne(ctx context.Context, j job, tempRoot string) Run {
 		}
 	}
 	o.Progress.started(r.Name, j.n)
-	ropts := gotest.RunOptions{Test: r.Name, Timeout: r.Timeout, Env: o.Env, TempDir: tempRoot}
+	ropts := gotest.RunOptions{Test: r.Name, Timeout: r.Timeout, Env: o.Env, TempDir: tempRoot, MemoryLimit: o.MemoryLimit}
 	if logFile != nil {
 		ropts.Log = logFile
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tinykv-lab/tinykv/course/internal/stage"
 )
 
 const sample = `{
@@ -95,5 +97,12 @@ func TestCommittedWeightsFile(t *testing.T) {
 	}
 	if !bytes.Equal(f.Marshal(), data) {
 		t.Errorf("%s is not in canonical form; rewrite it with the output of weights.File.Marshal (tabs, sorted keys)", path)
+	}
+	// Every stage of the course has its own points and timeout: a stage added
+	// to course/internal/stage must not be graded with the defaults unseen.
+	for _, s := range stage.All {
+		if f.Stages[s] == nil {
+			t.Errorf("%s has no entry for stage %s (stages are %v)", path, s, stage.All)
+		}
 	}
 }
