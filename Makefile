@@ -85,13 +85,17 @@ project1:
 endif
 
 # Benchmarks: not part of `make test`; each prints one summary line.
-.PHONY: bench-raft bench-raftstore bench-snapshot bench-scheduler fuzz-raft
+.PHONY: bench-raft bench-raftstore bench-snapshot bench-scheduler bench-cluster fuzz-raft
 
 bench-raft:
 	$(GO) test ./raft -run '^$$' -bench '^BenchmarkRaft3Nodes$$' -benchtime 3s
 
 bench-raftstore:
 	$(GO) test ./kv/test_raftstore -run '^$$' -bench '^BenchmarkRaftstorePut$$' -benchtime 1x -timeout 10m
+
+# A 3-server cluster of real processes; 16 client goroutines put, then get.
+bench-cluster:
+	$(GO) test ./kv/e2e -run '^$$' -bench '^BenchmarkClusterRawPutGet$$' -benchtime 1x -timeout 10m
 
 # SNAP_MIB sets the size of the snapshot (default 256).
 SNAP_MIB ?= 256

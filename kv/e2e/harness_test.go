@@ -9,6 +9,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand"
@@ -110,7 +111,7 @@ type options struct {
 
 // testCluster is a cluster of real processes for one test.
 type testCluster struct {
-	t *testing.T
+	t testing.TB
 	*local.Cluster
 	dir   string
 	sched *schedclient.Client
@@ -119,7 +120,7 @@ type testCluster struct {
 
 // startCluster starts a cluster and registers its end: processes killed,
 // data removed (kept, and named, when the test failed).
-func startCluster(t *testing.T, o options) *testCluster {
+func startCluster(t testing.TB, o options) *testCluster {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "tinykv-e2e-"+strings.ReplaceAll(t.Name(), "/", "_")+"-")
 	if err != nil {
@@ -188,7 +189,7 @@ func (tc *testCluster) waitReplicas(n int, timeout time.Duration) []*metapb.Regi
 }
 
 // ctx is a context for one step of a test.
-func ctx(t *testing.T, d time.Duration) context.Context {
+func ctx(t testing.TB, d time.Duration) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return c
@@ -233,4 +234,8 @@ func passed(t *testing.T, start time.Time, format string, args ...interface{}) {
 		return
 	}
 	t.Logf("Passed -- %v: %s", time.Since(start).Round(100*time.Millisecond), fmt.Sprintf(format, args...))
+}
+
+func isNotFound(err error) bool {
+	return errors.Is(err, client.ErrNotFound)
 }
