@@ -1,0 +1,304 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tinykv-lab/tinykv/kv/client"
+	"github.com/tinykv-lab/tinykv/proto/pkg/metapb"
+)
+
+// model is what the raw key space must hold.
+type model map[string]string
+
+func (m model) scan(start, end string, limit int) string {
+	var keys []string
+	for k := range m {
+		if k >= start && (end == "" || k < end) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	if len(keys) > limit {
+		keys = keys[:limit]
+	}
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%s,", k, m[k])
+	}
+	return b.String()
+}
+
+func pairsString(pairs []client.KvPair) string {
+	var b strings.Builder
+	for _, p := range pairs {
+		fmt.Fprintf(&b, "%s=%s,", p.Key, p.Value)
+	}
+	return b.String()
+}
+
+// regions is the scheduler's list of regions, with their leaders.
+func (tc *testCluster) regions() ([]*metapb.Region, []*metapb.Peer) {
+	tc.t.Helper()
+	regions, leaders, err := tc.sched.ScanRegions(ctx(tc.t, 10*time.Second), nil, nil, 10000)
+	if err != nil {
+		tc.t.Fatalf("scan regions: %v", err)
+	}
+	return regions, leaders
+}
+
+// TestBootstrapSplitAndScan: from empty data to one region with three
+// replicas; writes through the client until small regions split; reads
+// and scans across the regions, raw and transactional, against a model.
+func TestBootstrapSplitAndScan(t *testing.T) {
+	start := time.Now()
+	tc := startCluster(t, options{stores: 3, regionMaxSize: "12KiB", regionSplitSize: "8KiB"})
+	tc.waitReplicas(3, time.Minute)
+	toReplicas := time.Since(start)
+
+	m := model{}
+	value := strings.Repeat("v", 120)
+	pairs := make([]client.KvPair, 0, 400)
+	for i := 0; i < 400; i++ {
+		k := fmt.Sprintf("key-%04d", (i*7919)%400) // not in key order
+		v := fmt.Sprintf("%s-%d", value, i)
+		pairs = append(pairs, client.KvPair{Key: []byte(k), Value: []byte(v)})
+		m[k] = v
+	}
+	if err := tc.kv.BatchPut(ctx(t, time.Minute), pairs); err != nil {
+		t.Fatalf("batch put: %v", err)
+	}
+	for i := 0; i < 400; i += 13 {
+		k := fmt.Sprintf("key-%04d", i)
+		if err := tc.kv.Delete(ctx(t, 30*time.Second), []byte(k)); err != nil {
+			t.Fatalf("delete %s: %v", k, err)
+		}
+		delete(m, k)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	var regions []*metapb.Region
+	for {
+		regions, _ = tc.regions()
+		if len(regions) >= 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if len(regions) < 3 {
+		t.Fatalf("after writing about 50KiB with 12KiB regions the scheduler knows %d regions, want at least 3", len(regions))
+	}
+	for _, tcase := range []struct {
+		start, end string
+		limit      int
+	}{{"", "", 1000}, {"", "", 37}, {"key-0100", "key-0300", 1000}, {"key-0150", "", 120}, {"key-0399", "", 10}, {"a", "b", 10}} {
+		got, err := tc.kv.Scan(ctx(t, 30*time.Second), []byte(tcase.start), []byte(tcase.end), tcase.limit)
+		if err != nil {
+			t.Fatalf("scan [%q, %q) limit %d: %v", tcase.start, tcase.end, tcase.limit, err)
+		}
+		if want := m.scan(tcase.start, tcase.end, tcase.limit); pairsString(got) != want {
+			t.Fatalf("scan [%q, %q) limit %d over %d regions:\n got %.300s\nwant %.300s", tcase.start, tcase.end, tcase.limit, len(regions), pairsString(got), want)
+		}
+	}
+	got, err := tc.kv.BatchGet(ctx(t, time.Minute), [][]byte{[]byte("key-0001"), []byte("key-0013"), []byte("key-0399")})
+	if err != nil || string(got["key-0001"]) != m["key-0001"] || got["key-0013"] != nil || string(got["key-0399"]) != m["key-0399"] {
+		t.Fatalf("batch get = %v, %v; want key-0001 and key-0399 (key-0013 is deleted)", len(got), err)
+	}
+
+	// One transaction over keys of every region, then a snapshot scan.
+	txn, err := tc.kv.Begin(ctx(t, 10*time.Second))
+	if err != nil {
+		t.Fatalf("begin: %v", err)
+	}
+	tm := model{}
+	for i := 0; i < 400; i += 40 {
+		k := fmt.Sprintf("txn-%04d", i)
+		txn.Set([]byte(k), []byte(fmt.Sprint(i)))
+		tm[k] = fmt.Sprint(i)
+	}
+	if _, err := txn.Commit(ctx(t, time.Minute)); err != nil {
+		t.Fatalf("commit over %d regions: %v", len(regions), err)
+	}
+	ts, err := tc.kv.Timestamp(ctx(t, 10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpairs, err := tc.kv.TxnScan(ctx(t, time.Minute), []byte("txn-"), []byte("txn."), 100, ts)
+	if err != nil || pairsString(tpairs) != tm.scan("", "", 100) {
+		t.Fatalf("snapshot scan = %s, %v; want %s", pairsString(tpairs), err, tm.scan("", "", 100))
+	}
+	regions, _ = tc.regions()
+	passed(t, start, "3 replicas %.1fs after the start; %d regions after the writes; scans across them match", toReplicas.Seconds(), len(regions))
+}
+
+// writeLog records acknowledged writes and when they were acknowledged.
+type writeLog struct {
+	mu    sync.Mutex
+	acked map[string]string
+	times []time.Time
+}
+
+func (w *writeLog) add(k, v string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.acked[k] = v
+	w.times = append(w.times, time.Now())
+}
+
+// longestGap is the longest time without an acknowledged write in [from, to].
+func (w *writeLog) longestGap(from, to time.Time) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	times := append([]time.Time{from}, w.times...)
+	times = append(times, to)
+	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
+	var gap time.Duration
+	for i := 1; i < len(times); i++ {
+		if times[i].Before(from) || times[i-1].After(to) {
+			continue
+		}
+		gap = max(gap, times[i].Sub(times[i-1]))
+	}
+	return gap
+}
+
+// startWriters runs n writers of unique keys until stop is closed.
+func (tc *testCluster) startWriters(n int, log *writeLog, stop <-chan struct{}) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for w := 0; w < n; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				k, v := fmt.Sprintf("w%d-%06d", w, i), fmt.Sprintf("value-%d-%d", w, i)
+				c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				err := tc.kv.Put(c, []byte(k), []byte(v))
+				cancel()
+				if err == nil {
+					log.add(k, v)
+				}
+			}
+		}(w)
+	}
+	return &wg
+}
+
+// checkAcked reads every acknowledged write back.
+func (tc *testCluster) checkAcked(log *writeLog, when string) {
+	tc.t.Helper()
+	log.mu.Lock()
+	keys := make([][]byte, 0, len(log.acked))
+	for k := range log.acked {
+		keys = append(keys, []byte(k))
+	}
+	log.mu.Unlock()
+	got, err := tc.kv.BatchGet(ctx(tc.t, 2*time.Minute), keys)
+	if err != nil {
+		tc.t.Fatalf("reading the %d acknowledged writes %s: %v", len(keys), when, err)
+	}
+	for _, k := range keys {
+		if want := log.acked[string(k)]; string(got[string(k)]) != want {
+			tc.t.Fatalf("acknowledged write %s=%s reads %q %s: lost", k, want, got[string(k)], when)
+		}
+	}
+}
+
+// replicatedWithout reports whether every region has 3 peers, none on store.
+func (tc *testCluster) replicatedWithout(store uint64) bool {
+	regions, _ := tc.regions()
+	for _, r := range regions {
+		if len(r.Peers) != 3 {
+			return false
+		}
+		for _, p := range r.Peers {
+			if p.StoreId == store {
+				return false
+			}
+		}
+	}
+	return len(regions) > 0
+}
+
+// TestKillStoreWithMostLeaders: with writers running, the store leading
+// the most regions is killed (-9). Writes resume (the longest gap is
+// reported), no acknowledged write is lost, every region is back to 3
+// replicas without the dead store once max-store-down-time (5s) passed,
+// and the dead store, restarted, rejoins without harm.
+func TestKillStoreWithMostLeaders(t *testing.T) {
+	start := time.Now()
+	tc := startCluster(t, options{stores: 4, maxStoreDownTime: 5 * time.Second, regionMaxSize: "24KiB", regionSplitSize: "16KiB"})
+	tc.waitReplicas(3, time.Minute)
+	log := &writeLog{acked: make(map[string]string)}
+	stop := make(chan struct{})
+	writers := tc.startWriters(4, log, stop)
+	defer func() {
+		select {
+		case <-stop:
+		default:
+			close(stop)
+		}
+		writers.Wait()
+	}()
+	time.Sleep(4 * time.Second) // some splits, leaders on several stores
+
+	ids := tc.storeIDs()
+	_, leaders := tc.regions()
+	count := make(map[uint64]int)
+	for _, l := range leaders {
+		count[l.GetStoreId()]++
+	}
+	victim := tc.Stores[0]
+	for _, p := range tc.Stores {
+		if count[ids[p.Name]] > count[ids[victim.Name]] {
+			victim = p
+		}
+	}
+	deadID := ids[victim.Name]
+	killedAt := time.Now()
+	victim.Kill()
+
+	// Re-replication without the dead store, while the writers go on (for
+	// 8 s at least, to see how long writes stall).
+	var replicated time.Duration
+	deadline := killedAt.Add(90 * time.Second)
+	for replicated == 0 || time.Since(killedAt) < 8*time.Second {
+		if replicated == 0 && tc.replicatedWithout(deadID) {
+			replicated = time.Since(killedAt)
+		}
+		if time.Now().After(deadline) {
+			regions, _ := tc.regions()
+			t.Fatalf("90s after store %d died (max-store-down-time 5s) not every region has 3 replicas without it: %v", deadID, regions)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	gap := log.longestGap(killedAt, time.Now())
+	if gap > 6*time.Second {
+		t.Errorf("writes stopped for %v after store %d (leader of %d regions) was killed, want them back within seconds", gap, deadID, count[deadID])
+	}
+	close(stop)
+	writers.Wait()
+	tc.checkAcked(log, "after the kill")
+
+	// The dead store comes back: it must not break anything.
+	if err := victim.Start(); err != nil {
+		t.Fatalf("restart %s: %v", victim.Name, err)
+	}
+	time.Sleep(3 * time.Second)
+	if !victim.Running() {
+		t.Fatalf("the restarted %s exited: %v\n%s", victim.Name, victim.ExitErr(), victim.LogTail(20))
+	}
+	tc.mustPut("after-restart", "1")
+	tc.checkAcked(log, "after the dead store came back")
+	regions := tc.waitReplicas(3, time.Minute)
+	passed(t, start, "killed store %d (leader of %d of %d regions): longest write gap %v; 3 replicas without it %.1fs after the kill (max-store-down-time 5s); %d acknowledged writes intact in %d regions",
+		deadID, count[deadID], len(leaders), gap.Round(10*time.Millisecond), replicated.Seconds(), len(log.acked), len(regions))
+}
