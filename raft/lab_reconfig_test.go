@@ -106,6 +106,13 @@ func TestLeadTransferForwardedByFollower3A(t *testing.T) {
 	if got := takeMsgs(r); !reflect.DeepEqual(got, want) {
 		t.Errorf("forwarded:\n%s\nwant:\n%s", describeMsgs(got), describeMsgs(want))
 	}
+	// A follower that knows no leader has nobody to forward to.
+	lost := labRaft(1, []uint64{1, 2, 3}, NewMemoryStorage())
+	lost.becomeFollower(4, None)
+	labTransfer(t, lost, 3)
+	if got := takeMsgs(lost); len(got) != 0 {
+		t.Errorf("a follower without a leader forwarded a transfer:\n%s\nwant nothing sent", describeMsgs(got))
+	}
 }
 
 // MsgTimeoutNow makes a member campaign at once, whatever its timer; a
@@ -188,6 +195,12 @@ func TestConfChangeRemovalCommits3A(t *testing.T) {
 	r.addNode(4)
 	if !reflect.DeepEqual(nodes(r), []uint64{1, 4}) || r.Prs[4].Next != 3 {
 		t.Errorf("after adding 4 twice: members %v next %d, want [1 4] and next 3", nodes(r), r.Prs[4].Next)
+	}
+	// Adding a member again (a conf change applied twice) keeps its progress.
+	labAck(t, r, 4, 2)
+	r.addNode(4)
+	if pr := r.Prs[4]; pr.Match != 2 || pr.Next != 3 {
+		t.Errorf("after 4 matched 2 and was added again: Match %d Next %d, want Match 2 Next 3 (its progress kept)", pr.Match, pr.Next)
 	}
 }
 
