@@ -66,6 +66,9 @@ func TestBasicClusterStoreStatsInStep(t *testing.T) {
 		WithPendingPeers([]*metapb.Peer{r1.GetStorePeer(3)}))
 	bc.PutRegion(r1b)
 	checkCounts(t, bc, "leader moved to store 2")
+	if got := bc.SearchRegion([]byte("k")); got != r1b {
+		t.Fatalf("SearchRegion after a same-range heartbeat: want the new version %v, got %v", r1b, got)
+	}
 	if got := countsOf(bc.GetStore(2)); got != (storeCounts{1, 1, 0, 500, 500}) {
 		t.Fatalf("new leader store 2: got %+v", got)
 	}

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"math/rand"
 	"sync"
 	"time"
@@ -82,6 +83,13 @@ func (r *RegionsInfo) GetRegion(regionID uint64) *RegionInfo { return r.regions[
 func (r *RegionsInfo) SetRegion(region *RegionInfo) []*RegionInfo {
 	if old, ok := r.regions[region.GetID()]; ok {
 		r.removeFromStores(old)
+		if bytes.Equal(old.GetStartKey(), region.GetStartKey()) && bytes.Equal(old.GetEndKey(), region.GetEndKey()) {
+			// The usual heartbeat: same range, so nothing else overlaps.
+			r.tree.tree.ReplaceOrInsert(region)
+			r.regions[region.GetID()] = region
+			r.addToStores(region)
+			return nil
+		}
 		r.tree.remove(old)
 	}
 	overlaps := r.tree.update(region)
