@@ -13,8 +13,9 @@ import (
 // response's RegionError and Error fields. A bad request gets an Error and
 // changes nothing; the gRPC error is reserved for the transport.
 
-// RawGet return the corresponding Get response based on RawGetRequest's CF and Key fields.
-// A missing key answers NotFound, with no error.
+// RawGet reads the value of req.Key in column family req.Cf. A missing key
+// answers NotFound, with no error; a bad request (unknown column family,
+// empty or oversized key) answers its Error and reads nothing.
 func (server *Server) RawGet(_ context.Context, req *kvrpcpb.RawGetRequest) (*kvrpcpb.RawGetResponse, error) {
 	// Your Code Here (1).
 	//lab:begin 1
@@ -42,7 +43,8 @@ func (server *Server) RawGet(_ context.Context, req *kvrpcpb.RawGetRequest) (*kv
 	//lab:end
 }
 
-// RawPut puts the target data into storage and returns the corresponding response.
+// RawPut writes req.Value at req.Key in column family req.Cf, replacing any
+// value there. A bad request answers its Error and writes nothing.
 func (server *Server) RawPut(_ context.Context, req *kvrpcpb.RawPutRequest) (*kvrpcpb.RawPutResponse, error) {
 	// Your Code Here (1).
 	// Hint: Consider using Storage.Modify to store data to be modified
@@ -62,7 +64,7 @@ func (server *Server) RawPut(_ context.Context, req *kvrpcpb.RawPutRequest) (*kv
 	//lab:end
 }
 
-// RawDelete delete the target data from storage and returns the corresponding response.
+// RawDelete removes req.Key from column family req.Cf, and from no other.
 // Deleting a missing key succeeds.
 func (server *Server) RawDelete(_ context.Context, req *kvrpcpb.RawDeleteRequest) (*kvrpcpb.RawDeleteResponse, error) {
 	// Your Code Here (1).
@@ -83,8 +85,9 @@ func (server *Server) RawDelete(_ context.Context, req *kvrpcpb.RawDeleteRequest
 	//lab:end
 }
 
-// RawScan scan the data starting from the start key up to limit. and return the corresponding result.
-// An empty start key starts at the beginning; the limit must be in [1, MaxScanLimit].
+// RawScan returns up to req.Limit pairs of column family req.Cf in key
+// order, from req.StartKey on (an empty start key starts at the
+// beginning). The limit must be in [1, MaxScanLimit].
 func (server *Server) RawScan(_ context.Context, req *kvrpcpb.RawScanRequest) (*kvrpcpb.RawScanResponse, error) {
 	// Your Code Here (1).
 	// Hint: Consider using reader.IterCF
