@@ -17,6 +17,7 @@ import (
 	"github.com/tinykv-lab/tinykv/scheduler/server/id"
 	"github.com/tinykv-lab/tinykv/scheduler/server/kv"
 	"github.com/tinykv-lab/tinykv/scheduler/server/schedule"
+	"github.com/tinykv-lab/tinykv/scheduler/server/schedulers"
 )
 
 // RaftCluster is the bootstrapped cluster as the leader sees it: the stores
@@ -101,6 +102,7 @@ func (c *RaftCluster) load() error {
 func (c *RaftCluster) start() {
 	c.saver = newRegionSaver(c.kv)
 	c.coord = schedule.NewCoordinator(c, c.hbStreams)
+	schedulers.AddDefaults(c.coord)
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()

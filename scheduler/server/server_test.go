@@ -300,6 +300,10 @@ func TestHeartbeatStreamCarriesOrders(t *testing.T) {
 	if err := c.PutStore(ctx, &metapb.Store{Id: 4, Address: "127.0.0.1:20164"}); err != nil {
 		t.Fatal(err)
 	}
+	// One replica is enough here: the replica checker has nothing to add.
+	if err := c.PutClusterConfig(ctx, &metapb.Cluster{Id: m.srv.ClusterID(), MaxPeerCount: 1}); err != nil {
+		t.Fatal(err)
+	}
 	store, err := scheduler_client.NewClient([]string{m.clientURL()}, client.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -418,5 +422,59 @@ func TestThreeMembersLeaderLoss(t *testing.T) {
 	defer ec.Close()
 	if resp, err := ec.Get(ctx, clusterIDPath); err != nil || len(resp.Kvs) != 1 || string(resp.Kvs[0].Value) != fmt.Sprint(next.srv.ClusterID()) {
 		t.Fatalf("etcd Get %s on %s: %v, %v", clusterIDPath, next.clientURL(), resp, err)
+	}
+}
+
+// TestReplicaCheckerOrdersOverGRPC: the scheduling runs in the server: a
+// region with one peer and max-replicas 3 gets an AddNode order for a store
+// that has no peer of it, on its leader's heartbeat stream.
+func TestReplicaCheckerOrdersOverGRPC(t *testing.T) {
+	m := startOne(t)
+	c := newClient(t, m)
+	ctx := testCtx(t)
+	r := bootstrap(t, c, "127.0.0.1:20161")
+	for _, id := range []uint64{4, 5} {
+		if err := c.PutStore(ctx, &metapb.Store{Id: id, Address: fmt.Sprintf("127.0.0.1:%d", 20160+id)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store, err := scheduler_client.NewClient([]string{m.clientURL()}, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	orders := make(chan *schedulerpb.RegionHeartbeatResponse, 64)
+	store.SetRegionHeartbeatResponseHandler(1, func(resp *schedulerpb.RegionHeartbeatResponse) { orders <- resp })
+	if err := c.StoreHeartbeat(ctx, nil); err == nil {
+		t.Fatalf("a store heartbeat without stats was accepted")
+	}
+	for _, id := range []uint64{1, 4, 5} {
+		regions := uint32(0)
+		if id == 1 {
+			regions = 1
+		}
+		if err := c.StoreHeartbeat(ctx, &schedulerpb.StoreStats{StoreId: id, Capacity: 100 << 30, Available: 90 << 30, RegionCount: regions}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.After(15 * time.Second)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case o := <-orders:
+			cp := o.GetChangePeer()
+			if cp.GetChangeType() != eraftpb.ConfChangeType_AddNode || o.GetRegionId() != 2 ||
+				(cp.GetPeer().GetStoreId() != 4 && cp.GetPeer().GetStoreId() != 5) || cp.GetPeer().GetId() == 0 {
+				t.Fatalf("order for region 2 with one peer of 3: want AddNode on store 4 or 5, got %v", o)
+			}
+			return
+		case <-tick.C:
+			if err := store.RegionHeartbeat(&schedulerpb.RegionHeartbeatRequest{Region: r, Leader: r.Peers[0], ApproximateSize: 1 << 20}); err != nil {
+				t.Fatal(err)
+			}
+		case <-deadline:
+			t.Fatal("no AddNode order for an under-replicated region within 15s")
+		}
 	}
 }
