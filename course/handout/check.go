@@ -59,6 +59,7 @@ func runChecks(ctx context.Context, o *options, w io.Writer) int {
 		c.check("the weights file names only existing tests", c.weightsMatchTests)
 		c.check("make targets and document links work in the handout", c.studentEntryPoints)
 		c.check("every student room is called from the skeleton or named in the docs", c.roomsReachable)
+		c.check("comments in the handout name only what the handout has", c.commentsNameWhatExists)
 		c.check("every stage's tests fail on the handout", c.testsFailOnHandout)
 		for _, s := range c.stages {
 			c.stageIndependence(s)
@@ -512,6 +513,105 @@ func docWords(root string) (map[string]bool, error) {
 		return words, nil
 	}
 	return words, err
+}
+
+// commentsNameWhatExists looks for comments in the handout's Go code that
+// name a declaration only the reference has (a helper of a removed
+// solution): a hint that points the student at something that is not there.
+// A name counts when it reads as code: in backticks, followed by "(", or
+// written in camelCase.
+func (c *checker) commentsNameWhatExists() error {
+	inReference, err := goDeclarations(c.src)
+	if err != nil {
+		return err
+	}
+	inHandout, err := goDeclarations(c.handout)
+	if err != nil {
+		return err
+	}
+	var problems []string
+	err = walkFiles(c.handout, func(rel string, data []byte) {
+		if !strings.HasSuffix(rel, ".go") || strings.HasSuffix(rel, "_test.go") {
+			return
+		}
+		for n, line := range strings.Split(string(data), "\n") {
+			text, ok := strings.CutPrefix(strings.TrimSpace(line), "//")
+			if !ok {
+				continue
+			}
+			for _, m := range commentIdent.FindAllStringSubmatchIndex(text, -1) {
+				name := text[m[2]:m[3]]
+				if !inReference[name] || inHandout[name] || !readsAsCode(text, m[2], m[3]) {
+					continue
+				}
+				problems = append(problems, fmt.Sprintf("%s:%d: the comment names %s, which only the reference has: %s",
+					rel, n+1, name, strings.TrimSpace(text)))
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return joinProblems(problems)
+}
+
+// commentIdent finds identifiers in comment text.
+var commentIdent = regexp.MustCompile(`\b([A-Za-z_][A-Za-z0-9_]*)\b`)
+
+// camelCase matches a name with a lower-case letter followed by an upper-case one.
+var camelCase = regexp.MustCompile(`[a-z0-9][A-Z]`)
+
+// readsAsCode tells whether text[start:end] names code rather than being an
+// English word.
+func readsAsCode(text string, start, end int) bool {
+	return camelCase.MatchString(text[start:end]) || strings.HasPrefix(text[end:], "(") ||
+		(start > 0 && text[start-1] == '`')
+}
+
+// goDeclarations lists the names declared at the top level of the Go files
+// under root (functions, methods, types, constants, variables) and the
+// fields of its structs; the handout's dist/ and testdata/ are left out.
+func goDeclarations(root string) (map[string]bool, error) {
+	names := map[string]bool{}
+	fset := token.NewFileSet()
+	err := filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if info.IsDir() {
+			switch info.Name() {
+			case ".git", "dist", "testdata":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(p, ".go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, p, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return nil // not this check's business: the build check reports it
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch d := n.(type) {
+			case *ast.FuncDecl:
+				names[d.Name.Name] = true
+			case *ast.TypeSpec:
+				names[d.Name.Name] = true
+			case *ast.ValueSpec:
+				for _, id := range d.Names {
+					names[id.Name] = true
+				}
+			case *ast.Field:
+				for _, id := range d.Names {
+					names[id.Name] = true
+				}
+			}
+			return true
+		})
+		return nil
+	})
+	return names, err
 }
 
 // linkPattern finds Markdown link targets: [text](target).

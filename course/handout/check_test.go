@@ -98,6 +98,8 @@ func TestCheckCatchesBrokenCourses(t *testing.T) {
 	})
 	// a stub that does not compile
 	writeFixtureFile(t, src, "store/store.go", []byte("package store\n\nfunc Size() int {\n\t//lab:begin 2AA\n\treturn 1\n\t//lab:else\n\t//\treturn \"\"\n\t//lab:end\n}\n"))
+	// a hint that names a helper only the reference has
+	writeFixtureFile(t, src, "store/hint.go", []byte("package store\n\n// Twice doubles n: see `double`.\nfunc Twice(n int) int {\n\t//lab:begin 2AA\n\treturn double(n)\n\t//lab:else\n\t//\treturn 0\n\t//lab:end\n}\n\n//lab:begin 2AA\n\nfunc double(n int) int { return 2 * n }\n\n//lab:end\n"))
 	// a stub nothing calls and no document names
 	writeFixtureFile(t, src, "store/orphan.go", []byte("package store\n\nfunc orphan() int {\n\t//lab:begin 2AA\n\treturn 1\n\t//lab:else\n\t//\treturn 0\n\t//lab:end\n}\n"))
 	runGit(t, src, "add", "-A")
@@ -116,6 +118,7 @@ func TestCheckCatchesBrokenCourses(t *testing.T) {
 		"lists TestGetNothing1, which no test file declares",
 		"README.md:5: link to doc/handout.md, which the handout does not have",
 		"store/orphan.go:3:1: orphan (stage 2AA) is a stub nothing in the skeleton calls",
+		"store/hint.go:3: the comment names double, which only the reference has",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the output does not say %q", want)
