@@ -434,3 +434,9 @@ func TestCommandsAppliedAfterSplitAreCheckedAgain3B(t *testing.T) {
 	}
 	MustGetEqual(cluster.engines[3], []byte("x"), []byte("old x"))
 }
+
+// raftCallback is a command's callback and what the command was.
+type raftCallback struct {
+	cb   *message.Callback
+	what string
+}
