@@ -2,6 +2,7 @@ package test_raftstore
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math/rand"
 	"strings"
@@ -126,6 +127,7 @@ func runGenericScenario(t *testing.T, sc scenario) {
 		}
 	}
 	changer.stop(d)
+	d.checkAllAnswered()
 	if d.sc.regionMaxSize > 0 && d.regions < 2 {
 		d.fatalf("with RegionMaxSize %d the clients wrote enough to split the first region, but the last scan read %d region(s): "+
 			"no split happened (is the split checked, asked for and applied?)", d.sc.regionMaxSize, d.regions)
@@ -703,6 +705,46 @@ func (d *clusterDriver) checkLogTrimmed(round int) {
 					round, storeID, regionID, kept, state.AppliedIndex, state.GetTruncatedState().GetIndex(), d.sc.maxRaftLog, limit)
 			}
 		}
+	}
+}
+
+// answerWait bounds how long a settled cluster may take to answer the
+// commands still waiting.
+const answerWait = 10 * time.Second
+
+// checkAllAnswered heals the network and keeps every region's log moving
+// (a Snap per region) until every command sent to a store that is still
+// running has been answered: a store must answer each proposal exactly once,
+// an error included, even when a new leader's entries took its place.
+func (d *clusterDriver) checkAllAnswered() {
+	sim, ok := d.cluster.simulator.(*NodeSimulator)
+	if !ok {
+		return
+	}
+	d.cluster.ClearFilters()
+	deadline := time.Now().Add(answerWait)
+	for {
+		waiting := sim.unanswered()
+		if len(waiting) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			c := waiting[0]
+			d.fatalf("%d command(s) sent to running stores got no answer, %v after the clients stopped on a healed network; "+
+				"e.g. %s sent to store %d %v before: every proposal must be answered (an error when it cannot be applied), "+
+				"or its client waits forever", len(waiting), answerWait, c.what, c.storeID, time.Since(c.at).Round(time.Millisecond))
+		}
+		for _, regionID := range d.cluster.schedulerClient.regionIDs() {
+			region, _, _ := d.cluster.schedulerClient.GetRegionByID(context.Background(), regionID)
+			if region == nil {
+				continue
+			}
+			res, err := d.cluster.request(region.StartKey, []*raft_cmdpb.Request{NewSnapCmd()}, time.Second)
+			if err == nil {
+				discardTxn(res.txn)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -47,6 +47,21 @@ type NodeSimulator struct {
 	// waiting when the simulator shuts down.
 	late     sync.WaitGroup
 	shutdown chan struct{}
+
+	// waiting are the commands sent to a store and not answered yet, with
+	// the incarnation of the store they were sent to (a store that stops
+	// may leave its commands unanswered).
+	waitMu      sync.Mutex
+	waiting     map[*message.Callback]sentCommand
+	incarnation map[uint64]int
+}
+
+// sentCommand is a command handed to a store.
+type sentCommand struct {
+	storeID     uint64
+	incarnation int
+	at          time.Time
+	what        string
 }
 
 // NewNodeSimulator makes a simulator with no store running.
@@ -57,6 +72,8 @@ func NewNodeSimulator(schedulerClient scheduler_client.Client) *NodeSimulator {
 		trans:           NewMockTransport(),
 		schedulerClient: schedulerClient,
 		shutdown:        make(chan struct{}),
+		waiting:         make(map[*message.Callback]sentCommand),
+		incarnation:     make(map[uint64]int),
 	}
 }
 
@@ -81,6 +98,9 @@ func (s *NodeSimulator) RunStore(cfg *config.Config, engines *engine_util.Engine
 	}
 	s.nodes[storeID] = node
 	s.routers[storeID] = router
+	s.waitMu.Lock()
+	s.incarnation[storeID]++
+	s.waitMu.Unlock()
 	s.trans.WatchEngines(storeID, engines)
 	s.trans.AddStore(storeID, router, snapMgr)
 	return nil
@@ -145,7 +165,11 @@ func (s *NodeSimulator) callCommandOnStore(storeID uint64, request *raft_cmdpb.R
 		return nil, nil, false
 	}
 	cb := message.NewCallback()
+	s.waitMu.Lock()
+	s.waiting[cb] = sentCommand{storeID: storeID, incarnation: s.incarnation[storeID], at: time.Now(), what: describeCommand(request)}
+	s.waitMu.Unlock()
 	if err := router.SendRaftCommand(request, cb); err != nil {
+		s.answered(cb)
 		return nil, nil, false
 	}
 	resp := cb.WaitRespWithTimeout(timeout)
@@ -153,7 +177,43 @@ func (s *NodeSimulator) callCommandOnStore(storeID uint64, request *raft_cmdpb.R
 		s.discardLateAnswer(cb)
 		return nil, nil, true
 	}
+	s.answered(cb)
 	return resp, cb.Txn, true
+}
+
+func (s *NodeSimulator) answered(cb *message.Callback) {
+	s.waitMu.Lock()
+	defer s.waitMu.Unlock()
+	delete(s.waiting, cb)
+}
+
+// unanswered lists the commands that a store still running in the same
+// incarnation has not answered.
+func (s *NodeSimulator) unanswered() []sentCommand {
+	running := make(map[uint64]bool)
+	for _, id := range s.GetStoreIds() {
+		running[id] = true
+	}
+	s.waitMu.Lock()
+	defer s.waitMu.Unlock()
+	var out []sentCommand
+	for _, c := range s.waiting {
+		if s.incarnation[c.storeID] == c.incarnation && running[c.storeID] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func describeCommand(req *raft_cmdpb.RaftCmdRequest) string {
+	if req.AdminRequest != nil {
+		return fmt.Sprintf("admin %v for region %d", req.AdminRequest.CmdType, req.GetHeader().GetRegionId())
+	}
+	var types []string
+	for _, r := range req.Requests {
+		types = append(types, r.CmdType.String())
+	}
+	return fmt.Sprintf("%v for region %d", types, req.GetHeader().GetRegionId())
 }
 
 // discardLateAnswer waits in the background for an answer nobody waits for
@@ -164,6 +224,7 @@ func (s *NodeSimulator) discardLateAnswer(cb *message.Callback) {
 		defer s.late.Done()
 		for {
 			if resp := cb.WaitRespWithTimeout(50 * time.Millisecond); resp != nil {
+				s.answered(cb)
 				if cb.Txn != nil {
 					cb.Txn.Discard()
 				}
