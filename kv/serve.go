@@ -19,6 +19,8 @@ import (
 	"github.com/tinykv-lab/tinykv/log"
 	"github.com/tinykv-lab/tinykv/proto/pkg/tinykvpb"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // gracefulStopTimeout bounds how long a stopping server waits for requests
@@ -60,7 +62,8 @@ func serve(conf *config.Config) error {
 		return err
 	}
 
-	grpcServer := grpc.NewServer()
+	stopping := make(chan struct{})
+	grpcServer := grpc.NewServer(grpc.StreamInterceptor(endStreamsOnStop(stopping)))
 	tinykvpb.RegisterTinyKvServer(grpcServer, server.NewServer(store))
 	served := make(chan error, 1)
 	go func() { served <- grpcServer.Serve(listener) }()
@@ -78,6 +81,7 @@ func serve(conf *config.Config) error {
 	case err := <-served:
 		runErr = fmt.Errorf("gRPC server failed: %v", err)
 	}
+	close(stopping)
 	stopGRPC(grpcServer, gracefulStopTimeout)
 	if err := store.Stop(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("cannot close the storage in %s: %v", conf.DBPath, err)
@@ -144,5 +148,22 @@ func stopGRPC(s *grpc.Server, timeout time.Duration) {
 		log.Warnf("requests still running after %v, closing their connections", timeout)
 		s.Stop()
 		<-stopped
+	}
+}
+
+// endStreamsOnStop ends the streams that other stores keep open (raft
+// messages, snapshots) once stopping is closed, so that a graceful stop
+// waits only for the requests of clients. Raft tolerates the messages that
+// are lost; a snapshot cut off is sent again.
+func endStreamsOnStop(stopping <-chan struct{}) grpc.StreamServerInterceptor {
+	return func(srv interface{}, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		done := make(chan error, 1)
+		go func() { done <- handler(srv, ss) }()
+		select {
+		case err := <-done:
+			return err
+		case <-stopping:
+			return status.Errorf(codes.Unavailable, "%s: the store is stopping", info.FullMethod)
+		}
 	}
 }

@@ -83,8 +83,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// A process that exits before the cluster is up ends the start.
+	startCtx, startFailed := context.WithCancelCause(ctx)
+	defer startFailed(nil)
 	c.OnUnexpectedExit(func(p *local.Proc, err error) {
 		fmt.Fprintf(stderr, "\n%s exited unexpectedly (%v); the end of %s:\n%s\n", p.Name, err, p.LogPath, p.LogTail(15))
+		startFailed(fmt.Errorf("%s exited while the cluster was starting", p.Name))
 	})
 
 	began := time.Now()
@@ -93,7 +97,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tinykv-cluster: %v\n", err)
 		return 1
 	}
-	code := serve(ctx, c, *stores, *wait, began, *binDir, stdout, stderr)
+	code := serve(ctx, startCtx, c, *stores, *wait, began, *binDir, stdout, stderr)
 	stop()
 	fmt.Fprintf(stdout, "Stopping the cluster...\n")
 	if err := c.Stop(); err != nil {
@@ -104,21 +108,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// serve waits for the replicas, prints what to try, and runs until ctx ends.
-func serve(ctx context.Context, c *local.Cluster, stores int, wait time.Duration, began time.Time, binDir string, stdout, stderr io.Writer) int {
+// serve waits for the replicas (giving up when startCtx ends), prints what
+// to try, and runs until ctx ends.
+func serve(ctx, startCtx context.Context, c *local.Cluster, stores int, wait time.Duration, began time.Time, binDir string, stdout, stderr io.Writer) int {
 	sched, err := connect(ctx, c.Scheduler.Addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "tinykv-cluster: cannot reach the scheduler at %s: %v\n", c.Scheduler.Addr, err)
 		return 1
 	}
 	defer sched.Close()
-	waitCtx, cancel := context.WithTimeout(ctx, wait)
+	waitCtx, cancel := context.WithTimeout(startCtx, wait)
 	defer cancel()
 	replicas := min(stores, 3)
 	regions, err := local.WaitReplicas(waitCtx, sched, replicas)
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0
+		}
+		if cause := context.Cause(startCtx); cause != nil {
+			err = cause
 		}
 		fmt.Fprintf(stderr, "tinykv-cluster: %v\nThe logs are in %s.\n", err, filepath.Dir(c.Scheduler.LogPath))
 		return 1

@@ -51,7 +51,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// build compiles tinykv-server and tinyscheduler-server into dir.
+// build compiles the servers, the launcher and tinykv-ctl into dir.
 func build(dir string) error {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
@@ -60,6 +60,8 @@ func build(dir string) error {
 	for bin, pkg := range map[string]string{
 		"tinykv-server":        "github.com/tinykv-lab/tinykv/kv",
 		"tinyscheduler-server": "github.com/tinykv-lab/tinykv/scheduler",
+		"tinykv-cluster":       "github.com/tinykv-lab/tinykv/kv/cluster",
+		"tinykv-ctl":           "github.com/tinykv-lab/tinykv/kv/ctl",
 	} {
 		out, err := exec.Command(goTool, "build", "-o", filepath.Join(dir, bin), pkg).CombinedOutput()
 		if err != nil {

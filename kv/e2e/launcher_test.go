@@ -1,0 +1,210 @@
+package e2e
+
+import (
+	"bufio"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// launcher is a running tinykv-cluster (what `make run` starts).
+type launcher struct {
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	out    strings.Builder
+	lines  chan string
+	exited chan struct{}
+}
+
+func startLauncher(t *testing.T, dataDir string, args ...string) *launcher {
+	t.Helper()
+	args = append([]string{"-bin", binDir, "-data", dataDir, "-scheduler-port", strconv.Itoa(freePort(t)), "-store-port", strconv.Itoa(freePort(t))}, args...)
+	l := &launcher{cmd: exec.Command(filepath.Join(binDir, "tinykv-cluster"), args...), lines: make(chan string, 1000), exited: make(chan struct{})}
+	pr, pw := io.Pipe()
+	l.cmd.Stdout, l.cmd.Stderr = pw, pw
+	if err := l.cmd.Start(); err != nil {
+		t.Fatalf("start tinykv-cluster: %v", err)
+	}
+	go func() {
+		scanner := bufio.NewScanner(pr)
+		for scanner.Scan() {
+			l.mu.Lock()
+			l.out.WriteString(scanner.Text() + "\n")
+			l.mu.Unlock()
+			select {
+			case l.lines <- scanner.Text():
+			default:
+			}
+		}
+	}()
+	go func() {
+		l.cmd.Wait()
+		pw.Close()
+		close(l.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-l.exited:
+		default:
+			l.cmd.Process.Kill()
+			<-l.exited
+		}
+	})
+	return l
+}
+
+func (l *launcher) output() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.out.String()
+}
+
+// waitLine waits for an output line containing text.
+func (l *launcher) waitLine(t *testing.T, text string, timeout time.Duration) string {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case line := <-l.lines:
+			if strings.Contains(line, text) {
+				return line
+			}
+		case <-l.exited:
+			t.Fatalf("tinykv-cluster exited (%v) before printing %q:\n%s", l.cmd.ProcessState, text, l.output())
+		case <-deadline:
+			t.Fatalf("tinykv-cluster did not print %q within %v:\n%s", text, timeout, l.output())
+		}
+	}
+}
+
+func freePort(t *testing.T) int {
+	addr := freeAddr(t)
+	port, _ := strconv.Atoi(addr[strings.LastIndex(addr, ":")+1:])
+	return port
+}
+
+// childPids lists the processes whose parent is pid (children of any of
+// its threads).
+func childPids(pid int) []int {
+	files, _ := filepath.Glob(filepath.Join("/proc", strconv.Itoa(pid), "task", "*", "children"))
+	var pids []int
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(data)) {
+			n, _ := strconv.Atoi(f)
+			pids = append(pids, n)
+		}
+	}
+	return pids
+}
+
+func alive(pid int) bool {
+	return syscall.Kill(pid, 0) == nil
+}
+
+// TestLauncherRunsAndStopsCleanly: tinykv-cluster (make run) starts a
+// scheduler and three stores, reports three replicas, and on SIGINT (Ctrl-C)
+// stops them all and exits 0, leaving no process behind; started again, it
+// serves the same data.
+func TestLauncherRunsAndStopsCleanly(t *testing.T) {
+	start := time.Now()
+	dataDir := t.TempDir()
+	l := startLauncher(t, dataDir)
+	up := l.waitLine(t, "The cluster is up", 2*time.Minute)
+	ctlLine := l.waitLine(t, "tinykv-ctl -scheduler", 10*time.Second)
+	sched := strings.Fields(ctlLine)[2]
+	ctl := func(args ...string) string {
+		out, err := exec.Command(filepath.Join(binDir, "tinykv-ctl"), append([]string{"-scheduler", sched}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tinykv-ctl %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	ctl("put", "hello", "world")
+	if got := ctl("get", "hello"); got != "world\n" {
+		t.Fatalf("tinykv-ctl get hello = %q, want world", got)
+	}
+	children := childPids(l.cmd.Process.Pid)
+	if len(children) != 4 {
+		t.Fatalf("tinykv-cluster runs %d child processes, want 4 (a scheduler and 3 stores)", len(children))
+	}
+	stopAt := time.Now()
+	l.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-l.exited:
+	case <-time.After(time.Minute):
+		t.Fatalf("tinykv-cluster did not stop within a minute of SIGINT:\n%s", l.output())
+	}
+	// Streams between stores must not hold a store's stop until its
+	// graceful-stop timeout (10 s each).
+	stopTook := time.Since(stopAt)
+	if stopTook > 8*time.Second {
+		t.Errorf("stopping the cluster took %v, want a few seconds at most", stopTook)
+	}
+	if code := l.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("tinykv-cluster exit code after SIGINT = %d, want 0:\n%s", code, l.output())
+	}
+	for _, pid := range children {
+		if alive(pid) {
+			t.Fatalf("process %d outlived tinykv-cluster", pid)
+		}
+	}
+	for _, name := range []string{"scheduler.log", "store-1.log", "store-2.log", "store-3.log"} {
+		data, err := os.ReadFile(filepath.Join(dataDir, "logs", name))
+		if err != nil || !strings.Contains(string(data), "stopped") && !strings.Contains(string(data), "stop") {
+			t.Fatalf("log %s after a clean stop: %v, no stop message", name, err)
+		}
+	}
+
+	again := startLauncher(t, dataDir)
+	again.waitLine(t, "The cluster is up", 2*time.Minute)
+	sched = strings.Fields(again.waitLine(t, "tinykv-ctl -scheduler", 10*time.Second))[2]
+	if got := ctl("get", "hello"); got != "world\n" {
+		t.Fatalf("tinykv-ctl get hello after a restart = %q, want world", got)
+	}
+	again.cmd.Process.Signal(syscall.SIGTERM)
+	<-again.exited
+	passed(t, start, "%s; SIGINT stopped all 4 processes in %v, exit 0; the data was there at the next run", strings.TrimSpace(up), stopTook.Round(time.Millisecond))
+}
+
+// TestLauncherStopsEverythingWhenAStoreCannotStart: a store that cannot
+// start (its data directory is a file) makes the launcher stop the
+// processes it started and exit 1 naming the log.
+func TestLauncherStopsEverythingWhenAStoreCannotStart(t *testing.T) {
+	dataDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dataDir, "store-2"), []byte("not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l := startLauncher(t, dataDir, "-wait", "30s")
+	var children []int
+	for i := 0; i < 100 && len(children) < 4; i++ {
+		time.Sleep(50 * time.Millisecond)
+		children = append(children[:0], childPids(l.cmd.Process.Pid)...)
+	}
+	select {
+	case <-l.exited:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("tinykv-cluster did not give up on a store that cannot start:\n%s", l.output())
+	}
+	if code := l.cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(l.output(), "store-2") {
+		t.Fatalf("tinykv-cluster with a broken store: exit %d, output:\n%s\nwant exit 1 naming store-2", code, l.output())
+	}
+	if len(children) == 0 {
+		t.Fatalf("tinykv-cluster started no process before it gave up:\n%s", l.output())
+	}
+	for _, pid := range children {
+		if alive(pid) {
+			t.Fatalf("process %d outlived tinykv-cluster", pid)
+		}
+	}
+}
