@@ -447,7 +447,7 @@ type room struct {
 }
 
 // roomLine finds the announcement of a room and its stage.
-var roomLine = regexp.MustCompile(`^\s*// Your Code Here \(([0-9A-Za-z]+)\)\.`)
+var roomLine = regexp.MustCompile(`^\s*// Your Code Here \(([0-9A-Za-z, ]+)\)\.`)
 
 // handoutRooms lists the rooms of the handout's Go code (tests left out)
 // and every name its code uses other than in a declaration.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/tinykv-lab/tinykv/course/internal/stage"
@@ -142,6 +143,13 @@ type stripper struct {
 	goRooms bool
 	inFunc  bool // the last top-level declaration before this line is a func
 	floor   int  // announce never looks above this line of out
+	// The last announcement: its line in out, where its region's text
+	// begins in out, and whether the region wrote nothing (no stub, no kept
+	// solution). A region right after such a one adds its stage to that
+	// line instead of writing its own.
+	annLine, annText int
+	annEmpty         bool
+	annStages        []string
 }
 
 // yourHere matches a line that announces a student's room, whatever stage
@@ -213,6 +221,7 @@ func (s *stripper) line(n int, line string) error {
 		}
 		s.res.Regions = append(s.res.Regions, *s.open)
 		s.open = nil
+		s.annEmpty = s.annStages != nil && len(s.out) == s.annText
 		s.floor = len(s.out)
 	}
 	return nil
@@ -234,18 +243,34 @@ func (s *stripper) announce(marker, stage string) {
 	if s.inFunc {
 		kind = "Code"
 	}
+	if s.annEmpty && len(s.out) == s.floor && strings.HasPrefix(s.out[s.annLine], indent+"// Your "+kind+" Here (") {
+		// Nothing between this region and the last, which left nothing:
+		// one line announces both.
+		if !slices.Contains(s.annStages, stage) {
+			s.annStages = append(s.annStages, stage)
+		}
+		s.out[s.annLine] = announcement(indent, kind, s.annStages)
+		return
+	}
 	top := len(s.out)
 	for top > s.floor && strings.HasPrefix(strings.TrimSpace(s.out[top-1]), "//") {
 		top--
 	}
 	kept := append([]string(nil), s.out[:top]...)
-	kept = append(kept, fmt.Sprintf("%s// Your %s Here (%s).\n", indent, kind, stage))
+	s.annLine, s.annStages = len(kept), []string{stage}
+	kept = append(kept, announcement(indent, kind, s.annStages))
 	for _, l := range s.out[top:] {
 		if !yourHere.MatchString(l) {
 			kept = append(kept, l)
 		}
 	}
 	s.out = kept
+	s.annText = len(s.out)
+}
+
+// announcement is the line that announces a room of the given stages.
+func announcement(indent, kind string, stages []string) string {
+	return fmt.Sprintf("%s// Your %s Here (%s).\n", indent, kind, strings.Join(stages, ", "))
 }
 
 // track follows the top-level declarations of a Go file: a region inside a
