@@ -13,6 +13,7 @@ import (
 	"github.com/tinykv-lab/tinykv/proto/pkg/schedulerpb"
 	"github.com/tinykv-lab/tinykv/scheduler/server/core"
 	"github.com/tinykv-lab/tinykv/scheduler/server/kv"
+	"github.com/tinykv-lab/tinykv/scheduler/server/observe"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -132,6 +133,7 @@ func (s *grpcServer) Tso(stream schedulerpb.Scheduler_TsoServer) error {
 			}
 			return unavailable(err)
 		}
+		observe.TSO(req.GetCount())
 		if err := stream.Send(&schedulerpb.TsoResponse{Header: s.header(), Count: req.GetCount(), Timestamp: &ts}); err != nil {
 			return err
 		}
@@ -237,7 +239,9 @@ func (s *grpcServer) StoreHeartbeat(ctx context.Context, req *schedulerpb.StoreH
 	if req.GetStats() == nil {
 		return &schedulerpb.StoreHeartbeatResponse{Header: s.errorHeader(schedulerpb.ErrorType_UNKNOWN, "store heartbeat without stats")}, nil
 	}
-	if err := c.HandleStoreHeartbeat(req.GetStats()); err != nil {
+	err = c.HandleStoreHeartbeat(req.GetStats())
+	observe.StoreHeartbeat(err)
+	if err != nil {
 		return &schedulerpb.StoreHeartbeatResponse{Header: s.errHeader(err)}, nil
 	}
 	return &schedulerpb.StoreHeartbeatResponse{Header: s.header()}, nil
@@ -279,7 +283,9 @@ func (s *grpcServer) RegionHeartbeat(stream schedulerpb.Scheduler_RegionHeartbea
 			streams.bind(storeID, stream)
 		}
 		region := core.RegionFromHeartbeat(req)
-		if err := c.HandleRegionHeartbeat(region); err != nil {
+		err = c.HandleRegionHeartbeat(region)
+		observe.RegionHeartbeat(err, errors.Cause(err) == ErrRegionStale)
+		if err != nil {
 			log.Debugf("[heartbeat] store=%d region=%d refused: %v", storeID, region.GetID(), err)
 			continue
 		}

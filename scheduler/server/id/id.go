@@ -11,6 +11,7 @@ import (
 
 	"github.com/pingcap/errors"
 	"github.com/tinykv-lab/tinykv/scheduler/server/kv"
+	"github.com/tinykv-lab/tinykv/scheduler/server/observe"
 )
 
 // Key is where the high-water mark lives (relative to the cluster root).
@@ -66,5 +67,6 @@ func (a *Allocator) Alloc() (uint64, error) {
 		a.end = end
 	}
 	a.base++
+	observe.IDAllocated()
 	return a.base, nil
 }

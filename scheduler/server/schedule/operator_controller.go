@@ -8,6 +8,7 @@ import (
 	"github.com/tinykv-lab/tinykv/proto/pkg/metapb"
 	"github.com/tinykv-lab/tinykv/proto/pkg/schedulerpb"
 	"github.com/tinykv-lab/tinykv/scheduler/server/core"
+	"github.com/tinykv-lab/tinykv/scheduler/server/observe"
 )
 
 // HeartbeatStreams sends a message to the store that leads a region, on
@@ -78,6 +79,7 @@ func (oc *OperatorController) AddOperator(op *Operator) bool {
 	oc.operators[op.RegionID()] = op
 	oc.countLocked(op.Kind(), 1)
 	oc.mu.Unlock()
+	observe.OperatorCreated(op.Kind().String())
 	log.Infof("[operator] region=%d added=%q", op.RegionID(), op)
 	if oc.hbStreams != nil {
 		if msg := oc.Dispatch(region); msg != nil {
@@ -104,6 +106,7 @@ func (oc *OperatorController) endLocked(op *Operator, status schedulerpb.Operato
 	}
 	delete(oc.operators, op.RegionID())
 	oc.countLocked(op.Kind(), -1)
+	observe.OperatorFinished(op.RegionID(), op.Kind().String(), status.String(), op.String())
 	oc.history[op.RegionID()] = op
 	oc.ended = append(oc.ended, op)
 	if len(oc.ended) > HistoryLimit {
