@@ -23,6 +23,7 @@ import (
 
 	"github.com/tinykv-lab/tinykv/log"
 	"github.com/tinykv-lab/tinykv/scheduler/server"
+	"github.com/tinykv-lab/tinykv/scheduler/server/api"
 	"github.com/tinykv-lab/tinykv/scheduler/server/config"
 )
 
@@ -105,6 +106,7 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tinyscheduler-server: %v\n", err)
 		return 2
 	}
+	srv.SetHTTPHandlers(api.Handlers(srv))
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	if err := srv.Run(); err != nil {

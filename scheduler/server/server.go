@@ -15,6 +15,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
 	"sync"
@@ -69,6 +70,8 @@ type Server struct {
 
 	mu     sync.RWMutex
 	leader *leadership // nil unless this member leads
+
+	httpHandlers map[string]http.Handler // on the client URL (SetHTTPHandlers)
 
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -147,6 +150,7 @@ func (s *Server) etcdConfig() (*embed.Config, error) {
 	// Keep the revision history small: the scheduler rewrites its keys often.
 	ec.AutoCompactionMode = "revision"
 	ec.AutoCompactionRetention = "10000"
+	ec.UserHandlers = s.httpHandlers
 	ec.ServiceRegister = func(gs *grpc.Server) {
 		schedulerpb.RegisterSchedulerServer(gs, &grpcServer{s})
 	}
