@@ -13,6 +13,7 @@ import (
 	"github.com/tinykv-lab/tinykv/proto/pkg/kvrpcpb"
 	"github.com/tinykv-lab/tinykv/proto/pkg/metapb"
 	"github.com/tinykv-lab/tinykv/proto/pkg/tinykvpb"
+	schedclient "github.com/tinykv-lab/tinykv/scheduler/client"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -20,7 +21,7 @@ import (
 )
 
 // Scheduler is what the client needs of the scheduler. The gRPC client of
-// scheduler/client implements it (see Connect); tests use fakes.
+// scheduler/client implements it (Connect uses it); tests use fakes.
 type Scheduler interface {
 	// GetRegion returns the region containing key and its leader (a zero
 	// Peer when unknown); a nil region when the scheduler knows none yet.
@@ -93,6 +94,8 @@ type Client struct {
 	stores  *storeCache
 	opts    Options
 	txn     *percolator.Client
+	// closeSched closes the scheduler client when Connect made it.
+	closeSched func()
 
 	rngMu sync.Mutex
 	rng   *rand.Rand
@@ -112,8 +115,25 @@ func New(sched Scheduler, opts Options) *Client {
 	return c
 }
 
-// Close closes the connections to the stores.
+// Connect makes a client of the cluster whose scheduler is at addrs
+// ("host:port" or "http://host:port", several for a scheduler of several
+// members). It does not wait: the first request finds the scheduler.
+func Connect(addrs []string, opts Options) (*Client, error) {
+	sched, err := schedclient.New(addrs, schedclient.Options{Timeout: opts.withDefaults().Timeout})
+	if err != nil {
+		return nil, err
+	}
+	c := New(sched, opts)
+	c.closeSched = sched.Close
+	return c, nil
+}
+
+// Close closes the connections to the stores (and to the scheduler, when
+// Connect made the client).
 func (c *Client) Close() error {
+	if c.closeSched != nil {
+		defer c.closeSched()
+	}
 	return c.stores.close()
 }
 

@@ -20,8 +20,11 @@
 // Percolator's two-phase commit from package percolator, run over this
 // package's routing, with timestamps from the scheduler.
 //
-//	sched, err := client.Connect(ctx, "127.0.0.1:2379")
-//	c := client.New(sched, client.Options{})
+//	c, err := client.Connect([]string{"127.0.0.1:2379"}, client.Options{})
+//	if err != nil { ... }
 //	defer c.Close()
 //	err = c.Put(ctx, []byte("k"), []byte("v"))
+//	txn, err := c.Begin(ctx)
+//	txn.Set([]byte("a"), []byte("1"))
+//	commitTS, err := txn.Commit(ctx)
 package client

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tinykv-lab/tinykv/kv/client"
 	"github.com/tinykv-lab/tinykv/proto/pkg/kvrpcpb"
 	"github.com/tinykv-lab/tinykv/proto/pkg/metapb"
 	"github.com/tinykv-lab/tinykv/proto/pkg/schedulerpb"
@@ -48,8 +49,17 @@ func TestStopAndRestartEverything(t *testing.T) {
 		t.Fatalf("restart: %v", err)
 	}
 	tc.waitReplicas(1, time.Minute)
+	// A new client, as a new program would make one.
+	fresh, err := client.Connect([]string{"http://" + tc.Scheduler.Addr}, client.Options{})
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer fresh.Close()
 	for i := 0; i < 100; i++ {
-		tc.mustGet(fmt.Sprintf("raw-%03d", i), fmt.Sprintf("v%d", i))
+		k, want := fmt.Sprintf("raw-%03d", i), fmt.Sprintf("v%d", i)
+		if got, err := fresh.Get(ctx(t, 30*time.Second), []byte(k)); err != nil || string(got) != want {
+			t.Fatalf("get %q after the restart = %q, %v; want %q", k, got, err, want)
+		}
 	}
 	ts, err := tc.kv.Timestamp(ctx(t, 10*time.Second))
 	if err != nil {
