@@ -121,7 +121,6 @@ func (s *Server) etcdConfig() (*embed.Config, error) {
 	ec := embed.NewConfig()
 	ec.Name = c.Name
 	ec.Dir = c.DataDir
-	ec.WalDir = ""
 	ec.InitialCluster = c.InitialCluster
 	ec.ClusterState = c.InitialClusterState
 	ec.InitialClusterToken = "tinykv-scheduler"
