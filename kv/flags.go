@@ -64,6 +64,7 @@ func newFlagSet(conf *config.Config) (*flag.FlagSet, *string) {
 	fs.Usage = func() {}     // the flag package calls it on every error; usage is printed for -h only
 	configPath := fs.String("config", "", "TOML file with any of the settings (doc/cluster.md lists them); flags win over it")
 	fs.StringVar(&conf.StoreAddr, "addr", conf.StoreAddr, "address to listen on, host:port; other stores and clients reach this store there")
+	fs.StringVar(&conf.StatusAddr, "status-addr", conf.StatusAddr, "address of the HTTP status server (/metrics), host:port; empty for none")
 	fs.StringVar(&conf.DBPath, "path", conf.DBPath, "data directory, created if missing")
 	fs.StringVar(&conf.SchedulerAddr, "scheduler", conf.SchedulerAddr, "scheduler address, host:port (raft mode)")
 	fs.StringVar(&conf.LogLevel, "loglevel", conf.LogLevel, "log level: debug, info, warn, error or fatal (LOG_LEVEL sets the default)")

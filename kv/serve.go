@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tinykv-lab/tinykv/kv/config"
+	"github.com/tinykv-lab/tinykv/kv/metrics"
 	"github.com/tinykv-lab/tinykv/kv/server"
 	"github.com/tinykv-lab/tinykv/kv/storage"
 	"github.com/tinykv-lab/tinykv/kv/storage/raft_storage"
@@ -63,7 +64,15 @@ func serve(conf *config.Config) error {
 	}
 
 	stopping := make(chan struct{})
-	grpcServer := grpc.NewServer(grpc.StreamInterceptor(endStreamsOnStop(stopping)))
+	grpcServer := grpc.NewServer(grpc.ChainStreamInterceptor(metrics.StreamInterceptor, endStreamsOnStop(stopping)),
+		grpc.UnaryInterceptor(metrics.UnaryInterceptor))
+	statusServer, err := metrics.Serve(conf.StatusAddr)
+	if err != nil {
+		log.Warnf("no metrics: cannot listen on the status address %s (%v); give each store its own -status-addr", conf.StatusAddr, err)
+	} else if statusServer != nil {
+		log.Infof("metrics on http://%s/metrics", statusServer.Addr())
+	}
+	defer statusServer.Close()
 	tinykvpb.RegisterTinyKvServer(grpcServer, server.NewServer(store))
 	served := make(chan error, 1)
 	go func() { served <- grpcServer.Serve(listener) }()

@@ -18,6 +18,8 @@ type Config struct {
 	// StoreAddr is the address the gRPC server listens on (and that other
 	// stores use to reach this one).
 	StoreAddr string
+	// StatusAddr is where /metrics is served (empty: nowhere).
+	StatusAddr string
 	// Raft selects the raft store; false runs the standalone storage of project 1.
 	Raft bool
 	// SchedulerAddr is the scheduler's address (raft mode only).
@@ -118,6 +120,7 @@ func (c *Config) Validate() error {
 func NewDefaultConfig() *Config {
 	return &Config{
 		StoreAddr:                           "127.0.0.1:20160",
+		StatusAddr:                          "127.0.0.1:20180",
 		SchedulerAddr:                       "127.0.0.1:2379",
 		LogLevel:                            "info",
 		DBPath:                              "./data",

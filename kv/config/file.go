@@ -95,6 +95,7 @@ func (d *durationValue) UnmarshalText(text []byte) error {
 // is optional; those present replace the defaults.
 type fileConfig struct {
 	Addr       *string `toml:"addr"`
+	StatusAddr *string `toml:"status-addr"`
 	Path       *string `toml:"path"`
 	Scheduler  *string `toml:"scheduler"`
 	LogLevel   *string `toml:"log-level"`
@@ -138,6 +139,7 @@ func (c *Config) LoadFile(path string) error {
 		return fmt.Errorf("config file %s: unknown setting %s", path, strings.Join(names, ", "))
 	}
 	setString(&c.StoreAddr, f.Addr)
+	setString(&c.StatusAddr, f.StatusAddr)
 	setString(&c.DBPath, f.Path)
 	setString(&c.SchedulerAddr, f.Scheduler)
 	setString(&c.LogLevel, f.LogLevel)

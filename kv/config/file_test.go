@@ -41,6 +41,7 @@ func writeFile(t *testing.T, text string) string {
 func TestLoadFileSetsEverySetting(t *testing.T) {
 	path := writeFile(t, `
 addr = "127.0.0.1:1"
+status-addr = "127.0.0.1:3"
 path = "/tmp/somewhere"
 scheduler = "127.0.0.1:2"
 log-level = "warn"
@@ -65,7 +66,7 @@ snap-concurrent-recvs = 3
 		t.Fatalf("LoadFile: %v", err)
 	}
 	want := Config{
-		StoreAddr: "127.0.0.1:1", DBPath: "/tmp/somewhere", SchedulerAddr: "127.0.0.1:2", LogLevel: "warn", Raft: true,
+		StoreAddr: "127.0.0.1:1", StatusAddr: "127.0.0.1:3", DBPath: "/tmp/somewhere", SchedulerAddr: "127.0.0.1:2", LogLevel: "warn", Raft: true,
 		RaftBaseTickInterval: 20 * time.Millisecond, RaftHeartbeatTicks: 3, RaftElectionTimeoutTicks: 15,
 		RaftLogGCTickInterval: time.Second, RaftLogGcCountLimit: 1000, SplitRegionCheckTickInterval: 2 * time.Second,
 		SchedulerHeartbeatTickInterval: 3 * time.Second, SchedulerStoreHeartbeatTickInterval: 4 * time.Second,

@@ -1,7 +1,10 @@
 package raftstore
 
 import (
+	"time"
+
 	"github.com/Connor1996/badger"
+	"github.com/tinykv-lab/tinykv/kv/metrics"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/meta"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/util"
 	"github.com/tinykv-lab/tinykv/kv/util/engine_util"
@@ -77,6 +80,7 @@ func newApplier(ctx *applyContext) *applier {
 // applyEntries applies entries in order, persists the result and returns
 // what the peer must do about the admin commands among them.
 func (a *applier) applyEntries(entries []eraftpb.Entry) []execResult {
+	start := time.Now()
 	for i := range entries {
 		a.applyEntry(&entries[i])
 		if a.stopped {
@@ -84,6 +88,7 @@ func (a *applier) applyEntries(entries []eraftpb.Entry) []execResult {
 		}
 	}
 	a.flush()
+	metrics.Applied(len(entries), time.Since(start))
 	return a.results
 }
 

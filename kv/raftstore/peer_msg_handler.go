@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/pingcap/errors"
+	"github.com/tinykv-lab/tinykv/kv/metrics"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/message"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/runner"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/snap"
@@ -159,6 +160,8 @@ func (d *peerMsgHandler) proposeRaftCommand(msg *raft_cmdpb.RaftCmdRequest, cb *
 		cb.Done(ErrResp(err))
 		return
 	}
+	metrics.Proposed(msg.GetAdminRequest())
+	cb.Proposed()
 	// Your Code Here (2B).
 	//lab:begin 2B
 	if err := checkRequestKeys(msg, d.Region()); err != nil {

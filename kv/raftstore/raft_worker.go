@@ -2,7 +2,10 @@ package raftstore
 
 import (
 	"sync"
+	"sync/atomic"
+	"time"
 
+	"github.com/tinykv-lab/tinykv/kv/metrics"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/message"
 )
 
@@ -58,7 +61,13 @@ func (rw *raftWorker) run(closeCh <-chan struct{}, wg *sync.WaitGroup) {
 			newPeerMsgHandler(peerState.peer, rw.ctx).HandleMsg(msg)
 		}
 		for _, peerState := range peerStateMap {
+			start := time.Now()
 			newPeerMsgHandler(peerState.peer, rw.ctx).HandleRaftReady()
+			metrics.ReadyHandled(time.Since(start))
+			if leads := peerState.peer.IsLeader(); leads != peerState.leader && atomic.LoadUint32(&peerState.closed) == 0 {
+				peerState.leader = leads
+				metrics.LeaderChanged(leads)
+			}
 		}
 	}
 }

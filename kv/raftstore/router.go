@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/pingcap/errors"
+	"github.com/tinykv-lab/tinykv/kv/metrics"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/message"
 	"github.com/tinykv-lab/tinykv/proto/pkg/raft_cmdpb"
 	"github.com/tinykv-lab/tinykv/proto/pkg/raft_serverpb"
@@ -15,6 +16,9 @@ import (
 type peerState struct {
 	closed uint32
 	peer   *peer
+	// leader is whether the peer led after its last Ready (for the
+	// store's leader count); only the raft worker touches it.
+	leader bool
 }
 
 // router delivers messages to the peers of this store. Every peer message
@@ -44,7 +48,9 @@ func (pr *router) get(regionID uint64) *peerState {
 func (pr *router) register(peer *peer) {
 	id := peer.regionId
 	newPeer := &peerState{peer: peer}
-	pr.peers.Store(id, newPeer)
+	if old, loaded := pr.peers.Swap(id, newPeer); !loaded || atomic.LoadUint32(&old.(*peerState).closed) == 1 {
+		metrics.RegionAdded()
+	}
 }
 
 func (pr *router) close(regionID uint64) {
@@ -53,6 +59,11 @@ func (pr *router) close(regionID uint64) {
 		ps := v.(*peerState)
 		atomic.StoreUint32(&ps.closed, 1)
 		pr.peers.Delete(regionID)
+		metrics.RegionRemoved()
+		if ps.leader {
+			ps.leader = false
+			metrics.LeaderChanged(false)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/Connor1996/badger"
+	"github.com/tinykv-lab/tinykv/kv/metrics"
 	"github.com/tinykv-lab/tinykv/proto/pkg/raft_cmdpb"
 )
 
@@ -15,6 +16,8 @@ type Callback struct {
 	// discards it.
 	Txn  *badger.Txn
 	done chan struct{}
+	// proposed is when the command went to raft (zero if it did not).
+	proposed time.Time
 }
 
 // NewCallback makes a callback to wait on.
@@ -31,10 +34,21 @@ func (cb *Callback) Done(resp *raft_cmdpb.RaftCmdResponse) {
 	if resp != nil {
 		cb.Resp = resp
 	}
+	if !cb.proposed.IsZero() && cb.Resp.GetHeader().GetError() == nil {
+		metrics.ProposeApplied(time.Since(cb.proposed))
+	}
 	select {
 	case cb.done <- struct{}{}:
 	default:
 		// Answered twice: a bug, but one that must not stall the raft worker.
+	}
+}
+
+// Proposed records that the command goes to raft now, for the store's
+// propose-to-apply latency.
+func (cb *Callback) Proposed() {
+	if cb != nil {
+		cb.proposed = time.Now()
 	}
 }
 

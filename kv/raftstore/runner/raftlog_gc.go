@@ -5,6 +5,7 @@ import (
 
 	"github.com/Connor1996/badger"
 	"github.com/pingcap/errors"
+	"github.com/tinykv-lab/tinykv/kv/metrics"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/meta"
 	"github.com/tinykv-lab/tinykv/kv/util/engine_util"
 	"github.com/tinykv-lab/tinykv/kv/util/worker"
@@ -54,6 +55,7 @@ func (r *raftLogGCTaskHandler) Handle(t worker.Task) {
 		log.Debugf("[gc] region=%d deleted %d raft log entries in [%d, %d)",
 			task.RegionID, deleted, task.StartIdx, task.EndIdx)
 	}
+	metrics.RaftLogGCed(deleted)
 	if r.taskResCh != nil {
 		r.taskResCh <- raftLogGcTaskRes(deleted)
 	}

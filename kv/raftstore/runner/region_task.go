@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/pingcap/errors"
+	"github.com/tinykv-lab/tinykv/kv/metrics"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/meta"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/snap"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/util"
@@ -74,8 +75,10 @@ func (r *regionTaskHandler) handleGen(task *RegionTaskGen) {
 	snapshot, err := doSnapshot(r.engines, r.mgr, task.RegionId)
 	if err != nil {
 		log.Errorf("[snap] region=%d generating a snapshot failed: %v", task.RegionId, err)
+		metrics.SnapshotFailed("generate")
 		snapshot = nil
 	} else {
+		metrics.Snapshot("generate", 0, time.Since(start))
 		log.Infof("[snap] region=%d term=%d generated snapshot at index %d in %v",
 			task.RegionId, snapshot.Metadata.Term, snapshot.Metadata.Index, time.Since(start))
 	}
@@ -158,7 +161,9 @@ func (r *regionTaskHandler) handleApply(task *RegionTaskApply) {
 	err := r.applySnap(task)
 	if err != nil {
 		log.Errorf("[snap] region=%d applying snapshot failed: %v", task.RegionId, err)
+		metrics.SnapshotFailed("apply")
 	} else {
+		metrics.Snapshot("apply", 0, time.Since(start))
 		log.Infof("[snap] region=%d term=%d applied snapshot at index %d in %v",
 			task.RegionId, task.SnapMeta.GetTerm(), task.SnapMeta.GetIndex(), time.Since(start))
 	}

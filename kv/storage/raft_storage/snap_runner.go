@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/tinykv-lab/tinykv/kv/config"
+	"github.com/tinykv-lab/tinykv/kv/metrics"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/message"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/snap"
 	"github.com/tinykv-lab/tinykv/kv/util/worker"
@@ -110,6 +112,9 @@ func (r *snapRunner) start(slots chan struct{}, kind string, callback func(error
 	go func() {
 		defer r.wg.Done()
 		err := transfer()
+		if err != nil {
+			metrics.SnapshotFailed(strings.TrimSuffix(kind, "s"))
+		}
 		<-slots
 		report(callback, err)
 	}()
@@ -156,6 +161,7 @@ func (r *snapRunner) sendSnap(addr string, msg *raft_serverpb.RaftMessage) error
 	if err != nil {
 		return errorf(err, "send snapshot %s to %s after %d bytes", s.Path(), addr, sent)
 	}
+	metrics.Snapshot("send", sent, time.Since(start))
 	log.Infof("[snap] region=%d term=%d sent snapshot %s to %s: %d bytes in %v",
 		key.RegionID, key.Term, s.Path(), addr, sent, time.Since(start))
 	return nil
@@ -261,6 +267,7 @@ func (r *snapRunner) recvSnap(stream tinykvpb.TinyKv_SnapshotServer) error {
 	if err := r.router.SendRaftMessage(msg); err != nil {
 		return status.Errorf(codes.Unavailable, "snapshot %s: deliver the raft message: %v", key, err)
 	}
+	metrics.Snapshot("receive", s.TotalSize(), time.Since(start))
 	log.Infof("[snap] region=%d term=%d received snapshot %s: %d bytes in %v",
 		key.RegionID, key.Term, s.Path(), s.TotalSize(), time.Since(start))
 	return stream.SendAndClose(&raft_serverpb.Done{})

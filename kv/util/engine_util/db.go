@@ -6,6 +6,7 @@ import (
 	"github.com/Connor1996/badger"
 	"github.com/Connor1996/badger/options"
 	"github.com/pingcap/errors"
+	"github.com/tinykv-lab/tinykv/kv/metrics"
 )
 
 // Memory budget of one badger instance.
@@ -75,5 +76,6 @@ func CreateDB(path string, raft bool) (*badger.DB, error) {
 		}
 		return nil, errors.Annotatef(err, "open %s engine in %s", kind, path)
 	}
+	metrics.EngineOpened(db, raft)
 	return db, nil
 }

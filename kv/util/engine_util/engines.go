@@ -5,6 +5,7 @@ import (
 
 	"github.com/Connor1996/badger"
 	"github.com/pingcap/errors"
+	"github.com/tinykv-lab/tinykv/kv/metrics"
 )
 
 // Engines are the two badger instances of one store: Kv holds user data and
@@ -38,6 +39,8 @@ func (en *Engines) WriteRaft(wb *WriteBatch) error {
 
 // Close closes both engines; it returns the first error and still closes the other.
 func (en *Engines) Close() error {
+	metrics.EngineClosed(en.Kv)
+	metrics.EngineClosed(en.Raft)
 	kvErr := en.Kv.Close()
 	raftErr := en.Raft.Close()
 	if kvErr != nil {

@@ -1,9 +1,12 @@
 package engine_util
 
 import (
+	"time"
+
 	"github.com/Connor1996/badger"
 	"github.com/golang/protobuf/proto"
 	"github.com/pingcap/errors"
+	"github.com/tinykv-lab/tinykv/kv/metrics"
 )
 
 // WriteBatch collects puts and deletes and writes them to one engine in a
@@ -102,7 +105,10 @@ func (wb *WriteBatch) WriteToDB(db *badger.DB) error {
 			return errors.Annotatef(err, "write batch of %d entries", len(wb.entries))
 		}
 	}
-	return errors.Annotatef(txn.Commit(), "write batch of %d entries", len(wb.entries))
+	start := time.Now()
+	err := txn.Commit()
+	metrics.EngineWritten(db, time.Since(start))
+	return errors.Annotatef(err, "write batch of %d entries", len(wb.entries))
 }
 
 func (e *batchEntry) writeTo(txn *badger.Txn) error {
