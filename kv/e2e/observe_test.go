@@ -26,8 +26,9 @@ type observedCluster struct {
 }
 
 // startObserved starts a cluster of n stores, every store with a free
-// -status-addr, and waits until every region has three replicas.
-func startObserved(t *testing.T, n int) *observedCluster {
+// -status-addr and storeArgs, and waits until every region has three
+// replicas.
+func startObserved(t *testing.T, n int, storeArgs ...string) *observedCluster {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "tinykv-e2e-"+t.Name()+"-")
 	if err != nil {
@@ -45,7 +46,7 @@ func startObserved(t *testing.T, n int) *observedCluster {
 	t.Cleanup(oc.cleanup)
 	for _, s := range c.Stores {
 		addr := freeAddr(t)
-		s.Args = append(s.Args, "-status-addr", addr)
+		s.Args = append(append(s.Args, storeArgs...), "-status-addr", addr)
 		oc.status = append(oc.status, addr)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -159,8 +159,11 @@ func (w *watcher) check(now time.Time) {
 				Text: fmt.Sprintf("region %d membership: stores %s → %s (conf_ver %d)", id, storesOf(was.stores), storesOf(got.stores), got.confVer)})
 		}
 		if got.leaderStore != was.leaderStore && got.leaderStore != 0 {
-			observe.Record(observe.Event{Kind: observe.EventLeaderChange, RegionID: id, StoreID: got.leaderStore,
-				Text: fmt.Sprintf("region %d leader: store %d → store %d", id, was.leaderStore, got.leaderStore)})
+			text := fmt.Sprintf("region %d leader: store %d → store %d", id, was.leaderStore, got.leaderStore)
+			if was.leaderStore == 0 {
+				text = fmt.Sprintf("region %d leader: store %d (none known before)", id, got.leaderStore)
+			}
+			observe.Record(observe.Event{Kind: observe.EventLeaderChange, RegionID: id, StoreID: got.leaderStore, Text: text})
 		}
 	}
 	for id := range prev {
