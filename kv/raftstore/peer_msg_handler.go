@@ -218,8 +218,8 @@ func (d *peerMsgHandler) proposeConfChange(msg *raft_cmdpb.RaftCmdRequest, cb *m
 	// Your Code Here (3B).
 	//lab:begin 3B
 	changePeer := msg.AdminRequest.ChangePeer
-	if changePeer == nil || changePeer.Peer == nil {
-		cb.Done(ErrResp(errors.Errorf("%s: ChangePeer without a peer", d.Tag)))
+	if changePeer == nil || changePeer.Peer.GetId() == 0 || changePeer.Peer.GetStoreId() == 0 {
+		cb.Done(ErrResp(errors.Errorf("%s: ChangePeer needs a peer with an id and a store, got %v", d.Tag, changePeer)))
 		return
 	}
 	region := d.Region()
