@@ -247,8 +247,10 @@ func (c *Client) onRegionError(loc *Location, e *errorpb.Error) bool {
 	case e.NotLeader != nil:
 		leader := e.NotLeader.Leader
 		if leader.GetId() != 0 && leader.GetId() != loc.Leader.Id {
-			c.regions.UpdateLeader(regionID, leader)
-			return false
+			// Straight to the new leader; a leader the cache does not know
+			// as a peer sends the region back to the scheduler, after a
+			// pause (the scheduler may lag).
+			return !c.regions.UpdateLeader(regionID, leader)
 		}
 		// No leader known (an election is running) or the hint is the peer
 		// we asked: try another peer, after a pause.

@@ -179,23 +179,24 @@ func (rc *RegionCache) Invalidate(regionID uint64) {
 	}
 }
 
-// UpdateLeader records leader as the leader of a cached region; a leader
-// that is not a peer of the cached region makes the region stale, so it is
-// forgotten.
-func (rc *RegionCache) UpdateLeader(regionID uint64, leader *metapb.Peer) {
+// UpdateLeader records leader as the leader of a cached region and reports
+// whether it could; a leader that is not a peer of the cached region makes
+// the region stale, so it is forgotten.
+func (rc *RegionCache) UpdateLeader(regionID uint64, leader *metapb.Peer) bool {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	r, ok := rc.byID[regionID]
 	if !ok {
-		return
+		return false
 	}
 	p := findPeer(r.region, leader.GetId(), leader.GetStoreId())
 	if p == nil {
 		rc.removeLocked(r)
 		rc.stats.Invalidated++
-		return
+		return false
 	}
 	r.leader = proto.Clone(p).(*metapb.Peer)
+	return true
 }
 
 // NextPeer moves a region's requests from the peer on failedStore to the
