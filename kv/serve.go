@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -63,9 +64,9 @@ func serve(conf *config.Config) error {
 		return err
 	}
 
-	stopping := make(chan struct{})
-	grpcServer := grpc.NewServer(grpc.ChainStreamInterceptor(metrics.StreamInterceptor, endStreamsOnStop(stopping)),
-		grpc.UnaryInterceptor(metrics.UnaryInterceptor))
+	stops := newStopper()
+	grpcServer := grpc.NewServer(grpc.ChainStreamInterceptor(metrics.StreamInterceptor, stops.endStreamsOnStop),
+		grpc.ChainUnaryInterceptor(stops.countRequests, metrics.UnaryInterceptor))
 	statusServer, err := metrics.Serve(conf.StatusAddr)
 	if err != nil {
 		log.Warnf("no metrics: cannot listen on the status address %s (%v); give each store its own -status-addr", conf.StatusAddr, err)
@@ -90,8 +91,7 @@ func serve(conf *config.Config) error {
 	case err := <-served:
 		runErr = fmt.Errorf("gRPC server failed: %v", err)
 	}
-	close(stopping)
-	stopGRPC(grpcServer, gracefulStopTimeout)
+	stops.stopGRPC(grpcServer, gracefulStopTimeout)
 	if err := store.Stop(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("cannot close the storage in %s: %v", conf.DBPath, err)
 	}
@@ -143,36 +143,59 @@ func prepareDataDir(path string) error {
 	return os.Remove(probe.Name())
 }
 
-// stopGRPC lets requests in flight finish, for at most timeout, then closes
-// every connection.
-func stopGRPC(s *grpc.Server, timeout time.Duration) {
+// stopper stops the gRPC server in the order a store needs: the requests
+// of clients first, while the streams between stores still carry the raft
+// messages those requests wait for; then the streams.
+type stopper struct {
+	inflight atomic.Int64  // unary requests being served
+	stopping chan struct{} // closed once the streams are to end
+}
+
+func newStopper() *stopper {
+	return &stopper{stopping: make(chan struct{})}
+}
+
+func (st *stopper) countRequests(ctx context.Context, req interface{}, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (interface{}, error) {
+	st.inflight.Add(1)
+	defer st.inflight.Add(-1)
+	return handler(ctx, req)
+}
+
+// endStreamsOnStop ends the streams that other stores keep open (raft
+// messages, snapshots) once stopping is closed; they would otherwise hold
+// a graceful stop forever. Raft tolerates the messages that are lost; a
+// snapshot cut off is sent again.
+func (st *stopper) endStreamsOnStop(srv interface{}, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	done := make(chan error, 1)
+	go func() { done <- handler(srv, ss) }()
+	select {
+	case err := <-done:
+		return err
+	case <-st.stopping:
+		return status.Errorf(codes.Unavailable, "%s: the store is stopping", info.FullMethod)
+	}
+}
+
+// stopGRPC refuses new requests, lets those in flight finish (for at most
+// timeout), ends the streams, then closes every connection.
+func (st *stopper) stopGRPC(s *grpc.Server, timeout time.Duration) {
 	stopped := make(chan struct{})
 	go func() {
 		s.GracefulStop()
 		close(stopped)
 	}()
+	deadline := time.Now().Add(timeout)
+	for st.inflight.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := st.inflight.Load(); n > 0 {
+		log.Warnf("%d requests still running after %v, closing their connections", n, timeout)
+	}
+	close(st.stopping)
 	select {
 	case <-stopped:
-	case <-time.After(timeout):
-		log.Warnf("requests still running after %v, closing their connections", timeout)
+	case <-time.After(time.Second):
 		s.Stop()
 		<-stopped
-	}
-}
-
-// endStreamsOnStop ends the streams that other stores keep open (raft
-// messages, snapshots) once stopping is closed, so that a graceful stop
-// waits only for the requests of clients. Raft tolerates the messages that
-// are lost; a snapshot cut off is sent again.
-func endStreamsOnStop(stopping <-chan struct{}) grpc.StreamServerInterceptor {
-	return func(srv interface{}, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		done := make(chan error, 1)
-		go func() { done <- handler(srv, ss) }()
-		select {
-		case err := <-done:
-			return err
-		case <-stopping:
-			return status.Errorf(codes.Unavailable, "%s: the store is stopping", info.FullMethod)
-		}
 	}
 }
