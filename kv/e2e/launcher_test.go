@@ -60,6 +60,33 @@ func startLauncher(t *testing.T, dataDir string, args ...string) *launcher {
 	return l
 }
 
+// startLauncherUp starts tinykv-cluster and waits until the cluster is
+// up. The launcher uses the ports after the ones it is given (peer port,
+// stores 2 and 3), which another program may hold: it tries other ports then.
+func startLauncherUp(t *testing.T, dataDir string) (*launcher, string) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		l := startLauncher(t, dataDir)
+		deadline := time.After(2 * time.Minute)
+		for {
+			select {
+			case line := <-l.lines:
+				if strings.Contains(line, "The cluster is up") {
+					return l, line
+				}
+				continue
+			case <-l.exited:
+			case <-deadline:
+				t.Fatalf("tinykv-cluster did not come up within 2 minutes:\n%s", l.output())
+			}
+			break
+		}
+		if attempt == 3 || !strings.Contains(l.output(), "is not free") {
+			t.Fatalf("tinykv-cluster exited (%v) before the cluster was up:\n%s", l.cmd.ProcessState, l.output())
+		}
+	}
+}
+
 func (l *launcher) output() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -119,8 +146,7 @@ func alive(pid int) bool {
 func TestLauncherRunsAndStopsCleanly(t *testing.T) {
 	start := time.Now()
 	dataDir := t.TempDir()
-	l := startLauncher(t, dataDir)
-	up := l.waitLine(t, "The cluster is up", 2*time.Minute)
+	l, up := startLauncherUp(t, dataDir)
 	ctlLine := l.waitLine(t, "tinykv-ctl -scheduler", 10*time.Second)
 	sched := strings.Fields(ctlLine)[2]
 	ctl := func(args ...string) string {
@@ -166,8 +192,7 @@ func TestLauncherRunsAndStopsCleanly(t *testing.T) {
 		}
 	}
 
-	again := startLauncher(t, dataDir)
-	again.waitLine(t, "The cluster is up", 2*time.Minute)
+	again, _ := startLauncherUp(t, dataDir)
 	sched = strings.Fields(again.waitLine(t, "tinykv-ctl -scheduler", 10*time.Second))[2]
 	if got := ctl("get", "hello"); got != "world\n" {
 		t.Fatalf("tinykv-ctl get hello after a restart = %q, want world", got)
