@@ -52,6 +52,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	binDir := fs.String("bin", "./bin", "directory with tinyscheduler-server, tinykv-server and tinykv-ctl")
 	schedPort := fs.Int("scheduler-port", 2379, "scheduler client port (its peer port is the next one)")
 	storePort := fs.Int("store-port", 20160, "port of the first store; store N listens on this + N - 1")
+	statusPort := fs.Int("status-port", 20180, "HTTP status port (/metrics) of the first store; store N's is this + N - 1")
 	logLevel := fs.String("loglevel", "info", "log level of every process")
 	wait := fs.Duration("wait", 2*time.Minute, "how long to wait for the first region's replicas")
 	if err := fs.Parse(args); err != nil {
@@ -68,13 +69,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tinykv-cluster: want flags only and -stores >= 1\nRun 'tinykv-cluster -h' for the flags.\n")
 		return 2
 	}
-	ports := make([]int, *stores)
+	ports, statusPorts := make([]int, *stores), make([]int, *stores)
 	for i := range ports {
-		ports[i] = *storePort + i
+		ports[i], statusPorts[i] = *storePort+i, *statusPort+i
 	}
 	c, err := local.New(local.Config{
 		BinDir: *binDir, DataDir: *dataDir, Stores: *stores,
-		SchedulerPort: *schedPort, SchedulerPeerPort: *schedPort + 1, StorePorts: ports,
+		SchedulerPort: *schedPort, SchedulerPeerPort: *schedPort + 1, StorePorts: ports, StatusPorts: statusPorts,
 		StoreConfig: local.FastStoreConfig, SchedulerConfig: local.FastSchedulerConfig, LogLevel: *logLevel,
 	})
 	if err != nil {
@@ -137,7 +138,8 @@ func serve(ctx, startCtx context.Context, c *local.Cluster, stores int, wait tim
 	for _, cmd := range []string{"put hello world", "get hello", "scan \"\"", "txn put alice 100 bob 50", "txn get alice", "regions", "stores", "tso"} {
 		fmt.Fprintf(stdout, "  %s %s\n", ctl, cmd)
 	}
-	fmt.Fprintf(stdout, "\nLogs: %s. Ctrl-C stops the cluster.\n", filepath.Dir(c.Scheduler.LogPath))
+	fmt.Fprintf(stdout, "\nDashboard: http://%s/dashboard/  Store metrics: http://%s/metrics (and the next ports)\n", c.Scheduler.Addr, c.Stores[0].StatusAddr)
+	fmt.Fprintf(stdout, "Logs: %s. Ctrl-C stops the cluster.\n", filepath.Dir(c.Scheduler.LogPath))
 	<-ctx.Done()
 	return 0
 }

@@ -25,7 +25,7 @@ type launcher struct {
 
 func startLauncher(t *testing.T, dataDir string, args ...string) *launcher {
 	t.Helper()
-	args = append([]string{"-bin", binDir, "-data", dataDir, "-scheduler-port", strconv.Itoa(freePort(t)), "-store-port", strconv.Itoa(freePort(t))}, args...)
+	args = append([]string{"-bin", binDir, "-data", dataDir, "-scheduler-port", strconv.Itoa(freePort(t)), "-store-port", strconv.Itoa(freePort(t)), "-status-port", strconv.Itoa(freePort(t))}, args...)
 	l := &launcher{cmd: exec.Command(filepath.Join(binDir, "tinykv-cluster"), args...), lines: make(chan string, 1000), exited: make(chan struct{})}
 	pr, pw := io.Pipe()
 	l.cmd.Stdout, l.cmd.Stderr = pw, pw

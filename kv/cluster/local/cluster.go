@@ -29,6 +29,9 @@ type Config struct {
 	// chosen free.
 	SchedulerPort, SchedulerPeerPort int
 	StorePorts                       []int
+	// StatusPorts are the stores' HTTP status ports (/metrics), one per
+	// store; zero ports are chosen free.
+	StatusPorts []int
 	// StoreConfig and SchedulerConfig are the TOML config files of the
 	// stores and of the scheduler (FastStoreConfig and FastSchedulerConfig
 	// are the launcher's).
@@ -85,6 +88,9 @@ func New(cfg Config) (*Cluster, error) {
 	if len(cfg.StorePorts) != 0 && len(cfg.StorePorts) != cfg.Stores {
 		return nil, fmt.Errorf("%d store ports for %d stores", len(cfg.StorePorts), cfg.Stores)
 	}
+	if len(cfg.StatusPorts) != 0 && len(cfg.StatusPorts) != cfg.Stores {
+		return nil, fmt.Errorf("%d status ports for %d stores", len(cfg.StatusPorts), cfg.Stores)
+	}
 	schedBin := filepath.Join(cfg.BinDir, "tinyscheduler-server")
 	storeBin := filepath.Join(cfg.BinDir, "tinykv-server")
 	for _, bin := range []string{schedBin, storeBin} {
@@ -120,22 +126,28 @@ func New(cfg Config) (*Cluster, error) {
 	}
 	for i := 0; i < cfg.Stores; i++ {
 		addr := net.JoinHostPort(cfg.Host, strconv.Itoa(ports[2+i]))
+		status := net.JoinHostPort(cfg.Host, strconv.Itoa(ports[2+cfg.Stores+i]))
 		name := fmt.Sprintf("store-%d", i+1)
-		args := []string{"-addr", addr, "-path", filepath.Join(cfg.DataDir, name), "-scheduler", schedAddr,
+		args := []string{"-addr", addr, "-status-addr", status, "-path", filepath.Join(cfg.DataDir, name), "-scheduler", schedAddr,
 			"-config", storeConfig, "-loglevel", cfg.LogLevel}
 		c.Stores = append(c.Stores, &Proc{
-			Name: name, Bin: storeBin, Addr: addr, LogPath: filepath.Join(logDir, name+".log"),
+			Name: name, Bin: storeBin, Addr: addr, StatusAddr: status, LogPath: filepath.Join(logDir, name+".log"),
 			Args: append(args, cfg.ExtraStoreArgs...),
 		})
 	}
 	return c, nil
 }
 
-// choosePorts returns the scheduler's client and peer ports, then one per
-// store: the configured ones (which must be free) or free ones.
+// choosePorts returns the scheduler's client and peer ports, one per store,
+// then one status port per store: the configured ones (which must be free)
+// or free ones.
 func choosePorts(cfg Config) ([]int, error) {
 	want := append([]int{cfg.SchedulerPort, cfg.SchedulerPeerPort}, cfg.StorePorts...)
 	for len(want) < 2+cfg.Stores {
+		want = append(want, 0)
+	}
+	want = append(want, cfg.StatusPorts...)
+	for len(want) < 2+2*cfg.Stores {
 		want = append(want, 0)
 	}
 	var held []net.Listener

@@ -27,8 +27,9 @@ type Proc struct {
 	Bin     string
 	Args    []string
 	LogPath string
-	// Addr is where the process serves (host:port).
-	Addr string
+	// Addr is where the process serves (host:port); StatusAddr its HTTP
+	// status server (/metrics) for a store.
+	Addr, StatusAddr string
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
