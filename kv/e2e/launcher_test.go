@@ -211,15 +211,25 @@ func TestLauncherStopsEverythingWhenAStoreCannotStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := startLauncher(t, dataDir, "-wait", "30s")
-	var children []int
-	for i := 0; i < 100 && len(children) < 4; i++ {
-		time.Sleep(50 * time.Millisecond)
-		children = append(children[:0], childPids(l.cmd.Process.Pid)...)
+	// Every child seen while the launcher runs must be gone after it.
+	seen := make(map[int]bool)
+	timeout := time.After(2 * time.Minute)
+watch:
+	for {
+		for _, pid := range childPids(l.cmd.Process.Pid) {
+			seen[pid] = true
+		}
+		select {
+		case <-l.exited:
+			break watch
+		case <-timeout:
+			t.Fatalf("tinykv-cluster did not give up on a store that cannot start:\n%s", l.output())
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
-	select {
-	case <-l.exited:
-	case <-time.After(2 * time.Minute):
-		t.Fatalf("tinykv-cluster did not give up on a store that cannot start:\n%s", l.output())
+	var children []int
+	for pid := range seen {
+		children = append(children, pid)
 	}
 	if code := l.cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(l.output(), "store-2") {
 		t.Fatalf("tinykv-cluster with a broken store: exit %d, output:\n%s\nwant exit 1 naming store-2", code, l.output())
