@@ -435,8 +435,77 @@ func TestCommandsAppliedAfterSplitAreCheckedAgain3B(t *testing.T) {
 	MustGetEqual(cluster.engines[3], []byte("x"), []byte("old x"))
 }
 
-// raftCallback is a command's callback and what the command was.
-type raftCallback struct {
-	cb   *message.Callback
-	what string
+// reportDelay bounds how long after a leader applies a membership change
+// or a split the scheduler may learn of it, when the heartbeat tick is far
+// longer: the leader must report at once, not at its next tick.
+const reportDelay = 300 * time.Millisecond
+
+// waitReported waits until storeID's kvdb holds region regionID with an
+// epoch accepted by ok, then measures how long the scheduler takes to see
+// that epoch too.
+func waitReported(fail func(string, ...interface{}), c *Cluster, storeID, regionID uint64, ok func(*metapb.RegionEpoch) bool, what string) {
+	deadline := time.Now().Add(engineWaitTimeout)
+	for {
+		state, err := meta.GetRegionLocalState(c.engines[storeID].Kv, regionID)
+		if err == nil && ok(state.Region.RegionEpoch) {
+			break
+		}
+		if time.Now().After(deadline) {
+			fail("%s: store %d did not apply it within %v (region state %v, err %v)", what, storeID, engineWaitTimeout, state, err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	applied := time.Now()
+	for {
+		region, _, _ := c.schedulerClient.GetRegionByID(context.Background(), regionID)
+		if region != nil && ok(region.RegionEpoch) {
+			return
+		}
+		if time.Since(applied) > reportDelay {
+			fail("%s: store %d applied it, but %v later the scheduler still has %v: a leader reports a membership change "+
+				"or a split right after applying it (here the heartbeat tick is %v)", what, storeID, reportDelay, region, c.cfg.SchedulerHeartbeatTickInterval)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestChangesReportedAtOnce3B: with a heartbeat tick of two seconds, the
+// scheduler must still learn of each membership change and split within
+// reportDelay of the leader applying it.
+func TestChangesReportedAtOnce3B(t *testing.T) {
+	defer failOnHarnessPanic(t)
+	cfg := config.NewTestConfig()
+	cfg.SchedulerHeartbeatTickInterval = 2 * time.Second
+	cfg.RegionMaxSize = 800
+	cfg.RegionSplitSize = 500
+	cluster, fail := startCluster(t, 3, cfg)
+	defer cluster.Shutdown()
+
+	cluster.MustPut([]byte("k0"), []byte("v0"))
+	leader := cluster.LeaderOfRegion(1)
+	if leader == nil {
+		fail("no leader of region 1 reported")
+	}
+	other := NewPeer(leader.StoreId%3+1, leader.StoreId%3+1)
+	confVer := cluster.GetRegion(nil).RegionEpoch.ConfVer
+	for turn, add := range []bool{false, true, false, true} {
+		cluster.schedulerClient.mu.Lock()
+		cluster.schedulerClient.operators[1] = &operator{kind: opRemovePeer, peer: other}
+		if add {
+			cluster.schedulerClient.operators[1] = &operator{kind: opAddPeer, peer: other}
+		}
+		cluster.schedulerClient.mu.Unlock()
+		want := confVer + 1
+		waitReported(fail, cluster, leader.StoreId, 1, func(e *metapb.RegionEpoch) bool { return e.ConfVer >= want },
+			fmt.Sprintf("membership change %d (add %v of %v)", turn, add, other))
+		confVer = want
+		if add {
+			MustGetEqual(cluster.engines[other.StoreId], []byte("k0"), []byte("v0"))
+		}
+	}
+	for i := 0; i < 60; i++ {
+		cluster.MustPut([]byte(fmt.Sprintf("key-%03d", i)), []byte(fmt.Sprintf("value-%03d", i)))
+	}
+	leader = cluster.LeaderOfRegion(1)
+	waitReported(fail, cluster, leader.StoreId, 1, func(e *metapb.RegionEpoch) bool { return e.Version > 1 }, "the split of region 1")
 }

@@ -481,20 +481,26 @@ func (d *clusterDriver) runLagger(id uint64) lagResult {
 	return res
 }
 
-// waitCompactedPast waits until a running store's truncated index reaches
-// lastIndex, so the stopped store needs an entry no longer in any log;
-// false when that did not happen within lagWaitLimit.
+// waitCompactedPast waits until every other store has compacted its log
+// past lastIndex, so that whichever becomes leader must send the stopped
+// store a snapshot (a store that has not compacted yet could send it the
+// entries instead); false when that did not happen within lagWaitLimit.
 func (d *clusterDriver) waitCompactedPast(stopped, regionID, lastIndex uint64) bool {
 	deadline := time.Now().Add(lagWaitLimit)
 	for time.Now().Before(deadline) {
+		all := true
 		for id, engines := range d.cluster.engines {
 			if id == stopped {
 				continue
 			}
 			state, err := meta.GetApplyState(engines.Kv, regionID)
-			if err == nil && state.GetTruncatedState().GetIndex() > lastIndex {
-				return true
+			if err != nil || state.GetTruncatedState().GetIndex() <= lastIndex {
+				all = false
+				break
 			}
+		}
+		if all {
+			return true
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tinykv-lab/tinykv/kv/config"
+	"github.com/tinykv-lab/tinykv/kv/raftstore/message"
 	"github.com/tinykv-lab/tinykv/kv/util/engine_util"
 	"github.com/tinykv-lab/tinykv/proto/pkg/raft_cmdpb"
 )
@@ -67,4 +68,10 @@ func TestDeposedLeaderAnswersItsProposals2B(t *testing.T) {
 	cluster.MustGet([]byte("k"), []byte("before"))
 	MustGetEqual(cluster.engines[leader.StoreId], []byte("after"), []byte("heal"))
 	MustGetEqual(cluster.engines[leader.StoreId], []byte("k"), []byte("before"))
+}
+
+// raftCallback is a command's callback and what the command was.
+type raftCallback struct {
+	cb   *message.Callback
+	what string
 }
