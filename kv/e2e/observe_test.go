@@ -18,16 +18,15 @@ import (
 	schedclient "github.com/tinykv-lab/tinykv/scheduler/client"
 )
 
-// observedCluster is a test cluster whose stores serve /metrics, each on a
-// status address of its own.
+// observedCluster is a test cluster whose stores serve /metrics, each on
+// the status address the launcher chose for it.
 type observedCluster struct {
 	*testCluster
 	status []string // status[i] is the status address of Stores[i]
 }
 
-// startObserved starts a cluster of n stores, every store with a free
-// -status-addr and storeArgs, and waits until every region has three
-// replicas.
+// startObserved starts a cluster of n stores, every store with storeArgs
+// added to its flags, and waits until every region has three replicas.
 func startObserved(t *testing.T, n int, storeArgs ...string) *observedCluster {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "tinykv-e2e-"+t.Name()+"-")
@@ -45,9 +44,8 @@ func startObserved(t *testing.T, n int, storeArgs ...string) *observedCluster {
 	oc := &observedCluster{testCluster: &testCluster{t: t, Cluster: c, dir: dir}}
 	t.Cleanup(oc.cleanup)
 	for _, s := range c.Stores {
-		addr := freeAddr(t)
-		s.Args = append(append(s.Args, storeArgs...), "-status-addr", addr)
-		oc.status = append(oc.status, addr)
+		s.Args = append(s.Args, storeArgs...)
+		oc.status = append(oc.status, s.StatusAddr)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
