@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/golang/protobuf/proto"
 	"github.com/pingcap/errors"
@@ -54,7 +55,10 @@ func (s *grpcServer) notBootstrapped() *schedulerpb.ResponseHeader {
 // when it knows one.
 func (s *grpcServer) notLeader() error {
 	msg := fmt.Sprintf("not leader: scheduler %s does not lead", s.cfg.Name)
-	if m, err := s.leaderMember(context.Background()); err == nil && m != nil {
+	// A member cut off from its cluster cannot read the leader: say so fast.
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if m, err := s.leaderMember(ctx); err == nil && m != nil {
 		msg += fmt.Sprintf("; the leader is %s at %v", m.GetName(), m.GetClientUrls())
 	}
 	return status.Error(codes.Unavailable, msg)
