@@ -3,13 +3,16 @@ package metrics
 import (
 	"sync"
 	"time"
+	"weak"
 
 	"github.com/Connor1996/badger"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// engines maps every open badger engine to its kind ("kv" or "raft").
-var engines sync.Map // *badger.DB -> string
+// engines maps every open badger engine to its kind ("kv" or "raft"). The
+// keys are weak: an engine closed without EngineClosed (the standalone
+// storage closes its own) is not kept alive by the metrics.
+var engines sync.Map // weak.Pointer[badger.DB] -> string
 
 // EngineOpened and EngineClosed follow the open engines, whose sizes are
 // read when scraped and whose writes are timed by kind.
@@ -18,14 +21,14 @@ func EngineOpened(db *badger.DB, raft bool) {
 	if raft {
 		kind = "raft"
 	}
-	engines.Store(db, kind)
+	engines.Store(weak.Make(db), kind)
 }
 
-func EngineClosed(db *badger.DB) { engines.Delete(db) }
+func EngineClosed(db *badger.DB) { engines.Delete(weak.Make(db)) }
 
 // EngineWritten observes a write batch to db that took d.
 func EngineWritten(db *badger.DB, d time.Duration) {
-	if kind, ok := engines.Load(db); ok && kind == "raft" {
+	if kind, ok := engines.Load(weak.Make(db)); ok && kind == "raft" {
 		engineWriteRaft.Observe(d.Seconds())
 		return
 	}
@@ -42,7 +45,12 @@ func (engineCollector) Describe(ch chan<- *prometheus.Desc) { ch <- engineSizeDe
 func (engineCollector) Collect(ch chan<- prometheus.Metric) {
 	sizes := map[[2]string]int64{}
 	engines.Range(func(k, v any) bool {
-		lsm, vlog := k.(*badger.DB).Size()
+		db := k.(weak.Pointer[badger.DB]).Value()
+		if db == nil {
+			engines.Delete(k)
+			return true
+		}
+		lsm, vlog := db.Size()
 		sizes[[2]string{v.(string), "lsm"}] += lsm
 		sizes[[2]string{v.(string), "vlog"}] += vlog
 		return true
