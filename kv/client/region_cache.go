@@ -42,27 +42,14 @@ type cachedRegion struct {
 type RegionCache struct {
 	sched Scheduler
 
-	mu    sync.Mutex
-	tree  *btree.BTreeG[*cachedRegion] // by start key; no two overlap
-	byID  map[uint64]*cachedRegion
-	stats CacheStats
-}
-
-// CacheStats counts what the cache did.
-type CacheStats struct {
-	Hits, Misses, Invalidated uint64
+	mu   sync.Mutex
+	tree *btree.BTreeG[*cachedRegion] // by start key; no two overlap
+	byID map[uint64]*cachedRegion
 }
 
 func newRegionCache(sched Scheduler) *RegionCache {
 	less := func(a, b *cachedRegion) bool { return bytes.Compare(a.region.StartKey, b.region.StartKey) < 0 }
 	return &RegionCache{sched: sched, tree: btree.NewG(8, less), byID: make(map[uint64]*cachedRegion)}
-}
-
-// Stats returns the cache's counters.
-func (rc *RegionCache) Stats() CacheStats {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return rc.stats
 }
 
 // Locate returns the location of the region holding key, from the cache or
@@ -97,10 +84,8 @@ func (rc *RegionCache) lookup(key []byte) *Location {
 		return false
 	})
 	if found == nil || !inRegion(key, found.region) {
-		rc.stats.Misses++
 		return nil
 	}
-	rc.stats.Hits++
 	return found.location()
 }
 
@@ -175,7 +160,6 @@ func (rc *RegionCache) Invalidate(regionID uint64) {
 	defer rc.mu.Unlock()
 	if r, ok := rc.byID[regionID]; ok {
 		rc.removeLocked(r)
-		rc.stats.Invalidated++
 	}
 }
 
@@ -192,7 +176,6 @@ func (rc *RegionCache) UpdateLeader(regionID uint64, leader *metapb.Peer) bool {
 	p := findPeer(r.region, leader.GetId(), leader.GetStoreId())
 	if p == nil {
 		rc.removeLocked(r)
-		rc.stats.Invalidated++
 		return false
 	}
 	r.leader = proto.Clone(p).(*metapb.Peer)

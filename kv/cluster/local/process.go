@@ -86,16 +86,6 @@ func (p *Proc) Running() bool {
 	return p.cmd != nil
 }
 
-// Pid is the process id, 0 when it does not run.
-func (p *Proc) Pid() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cmd == nil {
-		return 0
-	}
-	return p.cmd.Process.Pid
-}
-
 // Exited is closed when the running process exits (nil when none runs).
 func (p *Proc) Exited() <-chan struct{} {
 	p.mu.Lock()
