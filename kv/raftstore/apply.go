@@ -210,6 +210,23 @@ func (a *applier) flush() {
 // proposalQueue holds a peer's proposals in index order.
 type proposalQueue []*proposal
 
+// answerStale answers ErrStaleCommand to the proposals a snapshot at
+// (index, term) leaves without an entry to apply: those at or below its
+// index, and those of an older term (no entry of an older term follows
+// the snapshot). Without this their clients would wait until some later
+// entry is applied, which may never come.
+func (q *proposalQueue) answerStale(index, term uint64) {
+	kept := (*q)[:0]
+	for _, p := range *q {
+		if p.index <= index || p.term < term {
+			notifyStaleReq(term, p.cb)
+			continue
+		}
+		kept = append(kept, p)
+	}
+	*q = kept
+}
+
 // takeProposal removes and returns the proposal of entry, if this peer
 // proposed it in this term. Proposals that can no longer be applied are
 // answered with ErrStaleCommand: those before the entry (another leader's

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/golang/protobuf/proto"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/message"
@@ -428,5 +429,25 @@ func TestPendingVotesAreBoundedAndTakenByRegion(t *testing.T) {
 		if v.RegionId != 1 {
 			t.Fatalf("a vote of region %d was kept after taking region 2's", v.RegionId)
 		}
+	}
+}
+
+// A snapshot that covers a proposal's index, or comes with a newer term,
+// means its entry will never be applied here: its client is answered.
+func TestSnapshotAnswersTheProposalsItCovers(t *testing.T) {
+	ctx := newApplyTestContext(t, applyTestRegion())
+	covered := waitingProposal(ctx, 6)
+	older := &proposal{index: 20, term: applyTestTerm - 1, cb: message.NewCallback()}
+	later := &proposal{index: 11, term: applyTestTerm + 1, cb: message.NewCallback()}
+	*ctx.proposals = append(*ctx.proposals, older, later)
+	ctx.proposals.answerStale(10, applyTestTerm+1)
+	for name, cb := range map[string]*message.Callback{"covered by the snapshot": covered, "of an older term": older.cb} {
+		resp := cb.WaitRespWithTimeout(time.Second)
+		if resp == nil || resp.Header.Error == nil || resp.Header.Error.StaleCommand == nil {
+			t.Errorf("proposal %s: expected a StaleCommand answer, got %v", name, resp)
+		}
+	}
+	if len(*ctx.proposals) != 1 || (*ctx.proposals)[0] != later {
+		t.Errorf("the proposal after the snapshot, of its term, must keep waiting; left: %v", *ctx.proposals)
 	}
 }

@@ -64,6 +64,9 @@ func (d *peerMsgHandler) HandleRaftReady() {
 // onSnapshotApplied records the region a snapshot brought in the store's
 // view; HandleRaftReady calls it when SaveReadyState applied a snapshot.
 func (d *peerMsgHandler) onSnapshotApplied(result *ApplySnapResult) {
+	// The snapshot replaced the entries up to its index: proposals among
+	// them, or of an older term, will never be applied here.
+	d.proposals.answerStale(d.peerStorage.truncatedIndex(), d.peerStorage.truncatedTerm())
 	storeMeta := d.ctx.storeMeta
 	storeMeta.Lock()
 	defer storeMeta.Unlock()
