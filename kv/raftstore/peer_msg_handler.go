@@ -158,6 +158,11 @@ func (d *peerMsgHandler) preProposeRaftCommand(req *raft_cmdpb.RaftCmdRequest) e
 // proposeRaftCommand checks the command, proposes it to raft, and
 // remembers the callback to answer once the entry is applied.
 func (d *peerMsgHandler) proposeRaftCommand(msg *raft_cmdpb.RaftCmdRequest, cb *message.Callback) {
+	if d.stopped {
+		// Destroyed earlier in this round of the raft worker.
+		notifyReqRegionRemoved(d.regionId, cb)
+		return
+	}
 	err := d.preProposeRaftCommand(msg)
 	if err != nil {
 		cb.Done(ErrResp(err))

@@ -56,6 +56,11 @@ func (rw *raftWorker) run(closeCh <-chan struct{}, wg *sync.WaitGroup) {
 		for _, msg := range msgs {
 			peerState := rw.getPeerState(peerStateMap, msg.RegionID)
 			if peerState == nil {
+				// The peer was destroyed after the message was queued: a
+				// command must still be answered.
+				if cmd, ok := msg.Data.(*message.MsgRaftCmd); ok {
+					notifyReqRegionRemoved(msg.RegionID, cmd.Callback)
+				}
 				continue
 			}
 			newPeerMsgHandler(peerState.peer, rw.ctx).HandleMsg(msg)

@@ -1,7 +1,9 @@
 package raftstore
 
 import (
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/tinykv-lab/tinykv/kv/config"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/message"
@@ -115,5 +117,43 @@ func TestSplitTakesOverAnUninitializedPeer3B(t *testing.T) {
 	}
 	if !delivered {
 		t.Errorf("no raft message queued for region 10's new peer: the kept vote was dropped")
+	}
+}
+
+// A command queued for a peer that is destroyed before the raft worker
+// takes it, or in the same round, is answered RegionNotFound: its client
+// must not wait forever.
+func TestCommandForADestroyedPeerIsAnswered(t *testing.T) {
+	ctx := newSplitTestStore(t)
+	notFound := func(what string, cb *message.Callback) {
+		t.Helper()
+		resp := cb.WaitRespWithTimeout(5 * time.Second)
+		if resp == nil || resp.Header.Error == nil || resp.Header.Error.RegionNotFound == nil {
+			t.Errorf("command %s: expected a RegionNotFound answer, got %v", what, resp)
+		}
+	}
+
+	queued := message.NewCallback()
+	ctx.router.peerSender <- message.NewPeerMsg(message.MsgTypeRaftCmd, 99,
+		&message.MsgRaftCmd{Request: &raft_cmdpb.RaftCmdRequest{}, Callback: queued})
+	closeCh, wg := make(chan struct{}), new(sync.WaitGroup)
+	wg.Add(1)
+	go newRaftWorker(ctx, ctx.router).run(closeCh, wg)
+	notFound("queued for a region without a peer", queued)
+	close(closeCh)
+	wg.Wait()
+
+	region := applyTestRegion()
+	p, err := createPeer(ctx, region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.stopped = true
+	late := message.NewCallback()
+	newPeerMsgHandler(p, ctx).proposeRaftCommand(&raft_cmdpb.RaftCmdRequest{
+		Header: cmdHeader(region, region.RegionEpoch)}, late)
+	notFound("for a peer destroyed in the same round", late)
+	if len(p.proposals) != 0 {
+		t.Errorf("a destroyed peer kept a proposal: %v", p.proposals)
 	}
 }
