@@ -162,8 +162,9 @@ func (a *applier) applyRequests(req *raft_cmdpb.RaftCmdRequest) *raft_cmdpb.Raft
 	//lab:end
 }
 
-// respond answers the proposal of the entry just applied: writes wait for
-// the flush, a read (which flushed already) is answered now with its view.
+// respond queues the answer to the proposal of the entry just applied;
+// flush gives it once the entry's writes are in kvdb. A Snap read takes its
+// kvdb view now, after the flush that came before it.
 func (a *applier) respond(p *proposal, resp *raft_cmdpb.RaftCmdResponse) {
 	// Your Code Here (2B).
 	//lab:begin 2B

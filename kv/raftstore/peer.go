@@ -90,7 +90,8 @@ type peer struct {
 
 	// proposals wait for their entries to be applied, in index order.
 	proposals proposalQueue
-	// LastCompactedIdx is the index of the last compact-log command proposed.
+	// LastCompactedIdx is where the next raft-log GC task starts: one past
+	// the last truncated index handed to the GC worker.
 	LastCompactedIdx uint64
 	// peerCache knows the store of every peer it has heard of.
 	peerCache map[uint64]*metapb.Peer

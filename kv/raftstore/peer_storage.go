@@ -398,9 +398,11 @@ func (ps *PeerStorage) ApplySnapshot(snapshot *eraftpb.Snapshot, kvWB *engine_ut
 		return nil, err
 	}
 
-	// Hint: things need to do here including: update peer storage state like raftState and applyState, etc,
-	// and send RegionTaskApply task to region worker through ps.regionSched, also remember call ps.clearMeta
-	// and ps.clearExtraData to delete stale data
+	// Hint: clear the old log and states (ps.clearMeta) and the data the new
+	// region no longer covers (ps.clearExtraData), then put the snapshot's
+	// raft, apply and region (Applying) states into the batches and the
+	// in-memory states. The region worker ingests the data once the batches
+	// are written (applySnapshotData, called after SaveReadyState).
 	// Your Code Here (2C).
 	//lab:begin 2C
 	if ps.isInitialized() {
