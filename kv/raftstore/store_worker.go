@@ -1,6 +1,7 @@
 package raftstore
 
 import (
+	"path/filepath"
 	"sync"
 
 	"github.com/Connor1996/badger"
@@ -227,9 +228,8 @@ func (sw *storeWorker) storeHeartbeatStats() *schedulerpb.StoreStats {
 
 func (sw *storeWorker) onSchedulerStoreHeartbeatTick() {
 	sw.schedulerTaskSender <- &runner.SchedulerStoreHeartbeatTask{
-		Stats:  sw.storeHeartbeatStats(),
-		Engine: sw.engine.Kv,
-		Path:   sw.engine.KvPath,
+		Stats:   sw.storeHeartbeatStats(),
+		DataDir: filepath.Dir(sw.engine.KvPath),
 	}
 }
 

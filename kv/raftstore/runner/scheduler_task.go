@@ -2,8 +2,8 @@ package runner
 
 import (
 	"context"
+	"time"
 
-	"github.com/Connor1996/badger"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/message"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/scheduler_client"
 	"github.com/tinykv-lab/tinykv/kv/util/worker"
@@ -30,11 +30,12 @@ type SchedulerRegionHeartbeatTask struct {
 	ApproximateSize *uint64
 }
 
-// SchedulerStoreHeartbeatTask reports the store.
+// SchedulerStoreHeartbeatTask reports the store. The handler adds the
+// store's start time and what DataDir (the store's data directory) tells of
+// the disk: used size, capacity, available.
 type SchedulerStoreHeartbeatTask struct {
-	Stats  *schedulerpb.StoreStats
-	Engine *badger.DB
-	Path   string
+	Stats   *schedulerpb.StoreStats
+	DataDir string
 }
 
 // schedulerTaskHandler talks to the scheduler for the store, and turns the
@@ -43,6 +44,8 @@ type schedulerTaskHandler struct {
 	storeID         uint64
 	SchedulerClient scheduler_client.Client
 	router          message.RaftRouter
+	// started is when the store started, reported in store heartbeats.
+	started time.Time
 }
 
 // NewSchedulerTaskHandler makes the scheduler worker's handler.
@@ -51,6 +54,7 @@ func NewSchedulerTaskHandler(storeID uint64, schedulerClient scheduler_client.Cl
 		storeID:         storeID,
 		SchedulerClient: schedulerClient,
 		router:          router,
+		started:         time.Now(),
 	}
 }
 
@@ -61,7 +65,7 @@ func (r *schedulerTaskHandler) Handle(t worker.Task) {
 	case *SchedulerRegionHeartbeatTask:
 		r.onHeartbeat(task.Region, task.Peer, task.PendingPeers, task.ApproximateSize)
 	case *SchedulerStoreHeartbeatTask:
-		r.onStoreHeartbeat(task.Stats, task.Engine, task.Path)
+		r.onStoreHeartbeat(task.Stats, task.DataDir)
 	default:
 		log.Errorf("[scheduler] unsupported worker.Task: %+v", t)
 	}
@@ -127,7 +131,10 @@ func (r *schedulerTaskHandler) onHeartbeat(region *metapb.Region, peer *metapb.P
 	}
 }
 
-func (r *schedulerTaskHandler) onStoreHeartbeat(stats *schedulerpb.StoreStats, _ *badger.DB, _ string) {
+func (r *schedulerTaskHandler) onStoreHeartbeat(stats *schedulerpb.StoreStats, dataDir string) {
+	if err := fillStoreStats(stats, dataDir, r.started); err != nil {
+		log.Warnf("[scheduler] store %d disk statistics of %s unknown: %v", stats.StoreId, dataDir, err)
+	}
 	if err := r.SchedulerClient.StoreHeartbeat(context.TODO(), stats); err != nil {
 		log.Warnf("[scheduler] store %d heartbeat failed: %v", stats.StoreId, err)
 	}
