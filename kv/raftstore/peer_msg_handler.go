@@ -123,6 +123,12 @@ func (d *peerMsgHandler) resumeSnapshotApply() {
 	}
 }
 
+// notLeader is the error for a command that reached a peer which does not
+// lead its region, naming the leader it knows of (if any).
+func (d *peerMsgHandler) notLeader() *util.ErrNotLeader {
+	return &util.ErrNotLeader{RegionId: d.regionId, Leader: d.getPeerFromCache(d.LeaderId())}
+}
+
 // preProposeRaftCommand checks that this peer may propose the command: the
 // right store, the leader, the right peer, a current epoch.
 func (d *peerMsgHandler) preProposeRaftCommand(req *raft_cmdpb.RaftCmdRequest) error {
@@ -130,11 +136,8 @@ func (d *peerMsgHandler) preProposeRaftCommand(req *raft_cmdpb.RaftCmdRequest) e
 		return err
 	}
 
-	regionID := d.regionId
-	leaderID := d.LeaderId()
 	if !d.IsLeader() {
-		leader := d.getPeerFromCache(leaderID)
-		return &util.ErrNotLeader{RegionId: regionID, Leader: leader}
+		return d.notLeader()
 	}
 	if err := util.CheckPeerID(req, d.PeerId()); err != nil {
 		return err
@@ -703,10 +706,7 @@ func (d *peerMsgHandler) validateSplitRegion(epoch *metapb.RegionEpoch, splitKey
 	}
 
 	if !d.IsLeader() {
-		return &util.ErrNotLeader{
-			RegionId: d.regionId,
-			Leader:   d.getPeerFromCache(d.LeaderId()),
-		}
+		return d.notLeader()
 	}
 
 	region := d.Region()
