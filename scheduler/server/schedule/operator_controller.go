@@ -188,9 +188,9 @@ func (oc *OperatorController) CheckTimeouts() {
 // the step of the region's operator not yet seen done, or nil when there is
 // nothing to send. It ends the operator when every step is done (SUCCESS),
 // when it has timed out (TIMEOUT), or when the region changed membership in
-// a way the operator did not (CANCEL). A step already under way (an added
-// peer that is still pending) is not sent again. The caller sets the
-// response header.
+// a way the operator did not or the store a step goes to is no longer
+// healthy (CANCEL). A step already under way (an added peer that is still
+// pending) is not sent again. The caller sets the response header.
 func (oc *OperatorController) Dispatch(region *core.RegionInfo) *schedulerpb.RegionHeartbeatResponse {
 	op := oc.GetOperator(region.GetID())
 	if op == nil {
@@ -204,6 +204,17 @@ func (oc *OperatorController) Dispatch(region *core.RegionInfo) *schedulerpb.Reg
 	if step == nil {
 		oc.end(op, schedulerpb.OperatorStatus_SUCCESS)
 		return nil
+	}
+	if storeID, ok := stepTarget(step); ok {
+		if store := oc.cluster.GetStore(storeID); store == nil || !IsHealthy(oc.cluster, store) {
+			// A peer added on a store that went down never catches up, and
+			// a leader never moves there: waiting for the timeout would keep
+			// the replica checker away from the region for minutes.
+			log.Infof("[operator] region=%d cancel=%q reason=target-store-unhealthy store=%d",
+				region.GetID(), op.Desc(), storeID)
+			oc.end(op, schedulerpb.OperatorStatus_CANCEL)
+			return nil
+		}
 	}
 	applied := op.confChangesDone()
 	if ap, ok := step.(AddPeer); ok && region.GetStorePeer(ap.ToStore) != nil {
@@ -247,4 +258,15 @@ func (oc *OperatorController) Dispatch(region *core.RegionInfo) *schedulerpb.Reg
 		resp.TransferLeader = &schedulerpb.TransferLeader{Peer: target}
 	}
 	return resp
+}
+
+// stepTarget is the store a step brings a peer or the leadership to.
+func stepTarget(step OpStep) (uint64, bool) {
+	switch s := step.(type) {
+	case AddPeer:
+		return s.ToStore, true
+	case TransferLeader:
+		return s.ToStore, true
+	}
+	return 0, false
 }

@@ -258,3 +258,31 @@ func TestRemovePeerOperatorErrors(t *testing.T) {
 		t.Fatalf("moving a peer onto a store that holds one must be refused")
 	}
 }
+
+func TestOperatorCancelledWhenTargetStoreGoesDown(t *testing.T) {
+	mc := newTestCluster(t, 4)
+	oc := NewOperatorController(mc, nil)
+	region := mc.GetRegion(1)
+	op, err := CreateMovePeerOperator("test-move", mc, region, OpBalance, 3, 4, mc.AllocID())
+	if err != nil {
+		t.Fatalf("CreateMovePeerOperator: %v", err)
+	}
+	if !oc.AddOperator(op) {
+		t.Fatalf("AddOperator refused %v", op)
+	}
+	region = mustApply(t, mc, expectDispatch(t, oc, region, "add store 4", "first heartbeat"))
+	expectDispatch(t, oc, region, "nothing", "peer on store 4 added but pending")
+	// Store 4 dies before its new peer catches up: the peer never will.
+	mc.SetStoreLastHeartbeat(4, mc.GetMaxStoreDownTime()+time.Minute)
+	expectDispatch(t, oc, region, "nothing", "store 4 down")
+	if oc.GetOperator(1) != nil {
+		t.Fatalf("an operator waiting for a peer on a down store still runs (it would block the region until its %v timeout): %v",
+			op.timeout, oc.GetOperator(1))
+	}
+	if got := oc.GetOperatorStatus(1); got != op || got.Status() != schedulerpb.OperatorStatus_CANCEL {
+		t.Fatalf("history: want the move operator CANCEL, got %v", got)
+	}
+	if oc.OperatorCount(OpRegion) != 0 {
+		t.Fatalf("running region operators after the cancel: want 0, got %d", oc.OperatorCount(OpRegion))
+	}
+}
