@@ -68,17 +68,25 @@ func expectDispatch(t *testing.T, oc *OperatorController, region *core.RegionInf
 	return resp
 }
 
-func TestOperatorLifecycleMovePeer(t *testing.T) {
-	mc := newTestCluster(t, 4)
-	oc := NewOperatorController(mc, nil)
-	region := mc.GetRegion(1)
-	op, err := CreateMovePeerOperator("test-move", mc, region, OpBalance, 3, 4, mc.AllocID())
+// mustAddMove starts an operator that moves region's peer from store from
+// to store to.
+func mustAddMove(t *testing.T, oc *OperatorController, mc *mockcluster.Cluster, region *core.RegionInfo, from, to uint64) *Operator {
+	t.Helper()
+	op, err := CreateMovePeerOperator("test-move", mc, region, OpBalance, from, to, mc.AllocID())
 	if err != nil {
 		t.Fatalf("CreateMovePeerOperator: %v", err)
 	}
 	if !oc.AddOperator(op) {
 		t.Fatalf("AddOperator refused %v", op)
 	}
+	return op
+}
+
+func TestOperatorLifecycleMovePeer(t *testing.T) {
+	mc := newTestCluster(t, 4)
+	oc := NewOperatorController(mc, nil)
+	region := mc.GetRegion(1)
+	op := mustAddMove(t, oc, mc, region, 3, 4)
 	if oc.OperatorCount(OpRegion) != 1 || oc.OperatorCount(OpBalance) != 1 || oc.OperatorCount(OpLeader) != 0 {
 		t.Fatalf("running counts: want 1 region, 1 balance, 0 leader; got %d, %d, %d",
 			oc.OperatorCount(OpRegion), oc.OperatorCount(OpBalance), oc.OperatorCount(OpLeader))
@@ -263,13 +271,7 @@ func TestOperatorCancelledWhenTargetStoreGoesDown(t *testing.T) {
 	mc := newTestCluster(t, 4)
 	oc := NewOperatorController(mc, nil)
 	region := mc.GetRegion(1)
-	op, err := CreateMovePeerOperator("test-move", mc, region, OpBalance, 3, 4, mc.AllocID())
-	if err != nil {
-		t.Fatalf("CreateMovePeerOperator: %v", err)
-	}
-	if !oc.AddOperator(op) {
-		t.Fatalf("AddOperator refused %v", op)
-	}
+	op := mustAddMove(t, oc, mc, region, 3, 4)
 	region = mustApply(t, mc, expectDispatch(t, oc, region, "add store 4", "first heartbeat"))
 	expectDispatch(t, oc, region, "nothing", "peer on store 4 added but pending")
 	// Store 4 dies before its new peer catches up: the peer never will.
