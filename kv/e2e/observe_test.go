@@ -157,6 +157,9 @@ func TestMetricsAfterWorkload(t *testing.T) {
 	for i := range oc.Stores {
 		m := scrapeMetrics(t, storeURL(i))
 		leaders += sumOf(m, "tinykv_leaders")
+		if got := sumOf(m, "tinykv_raft_pending_proposals"); got != 0 {
+			t.Errorf("store %d: tinykv_raft_pending_proposals = %v after every request was answered, want 0", i+1, got)
+		}
 		if got := sumOf(m, "tinykv_regions"); got != float64(len(regions)) {
 			t.Errorf("store %d: tinykv_regions = %v, want %d (every region has a peer on every store)", i+1, got, len(regions))
 		}

@@ -42,6 +42,10 @@ var (
 		Namespace: namespace, Name: "raft_propose_apply_duration_seconds",
 		Help: "From proposing a command to answering it once applied (commands answered without an error).", Buckets: durationBuckets,
 	})
+	pendingProposals = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "raft_pending_proposals",
+		Help: "Commands that went to raft and are not answered yet (a number that only grows means proposals are lost).",
+	})
 	entriesApplied = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: namespace, Name: "raft_entries_applied_total",
 		Help: "Committed raft entries applied to the kv engine.",
@@ -93,7 +97,7 @@ var (
 )
 
 func init() {
-	prometheus.MustRegister(grpcRequests, grpcDuration, regionErrors, raftProposals, proposeApply, entriesApplied,
+	prometheus.MustRegister(grpcRequests, grpcDuration, regionErrors, raftProposals, proposeApply, pendingProposals, entriesApplied,
 		applyDuration, readyDuration, engineWrite, regions, leaders, snapshots, snapshotBytes, snapshotSeconds,
 		raftLogGC, raftLogGCEntries, engineCollector{})
 }
@@ -108,8 +112,19 @@ func Proposed(admin *raft_cmdpb.AdminRequest) {
 	raftProposals.WithLabelValues(admin.GetCmdType().String()).Inc()
 }
 
-// ProposeApplied observes the time from proposing a command to answering it.
-func ProposeApplied(d time.Duration) { proposeApply.Observe(d.Seconds()) }
+// ProposalPending counts a command that went to raft and waits for its
+// answer.
+func ProposalPending() { pendingProposals.Inc() }
+
+// ProposalAnswered counts the answer to a pending command, d after it was
+// proposed; ok is whether it was answered without an error (only those
+// are observed as propose-to-apply latency).
+func ProposalAnswered(d time.Duration, ok bool) {
+	pendingProposals.Dec()
+	if ok {
+		proposeApply.Observe(d.Seconds())
+	}
+}
 
 // Applied observes one batch of n applied entries that took d.
 func Applied(n int, d time.Duration) {

@@ -68,6 +68,7 @@ func BenchmarkWriteHooks(b *testing.B) {
 		EngineWritten(db, time.Since(start))
 		EngineWritten(nil, time.Since(start))
 		Applied(1, time.Since(start))
-		ProposeApplied(time.Since(start))
+		ProposalPending()
+		ProposalAnswered(time.Since(start), true)
 	}
 }

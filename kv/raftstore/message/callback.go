@@ -34,21 +34,23 @@ func (cb *Callback) Done(resp *raft_cmdpb.RaftCmdResponse) {
 	if resp != nil {
 		cb.Resp = resp
 	}
-	if !cb.proposed.IsZero() && cb.Resp.GetHeader().GetError() == nil {
-		metrics.ProposeApplied(time.Since(cb.proposed))
-	}
 	select {
 	case cb.done <- struct{}{}:
 	default:
 		// Answered twice: a bug, but one that must not stall the raft worker.
+		return
+	}
+	if !cb.proposed.IsZero() {
+		metrics.ProposalAnswered(time.Since(cb.proposed), cb.Resp.GetHeader().GetError() == nil)
 	}
 }
 
 // Proposed records that the command goes to raft now, for the store's
-// propose-to-apply latency.
+// propose-to-apply latency and its count of commands waiting for an answer.
 func (cb *Callback) Proposed() {
-	if cb != nil {
+	if cb != nil && cb.proposed.IsZero() {
 		cb.proposed = time.Now()
+		metrics.ProposalPending()
 	}
 }
 
