@@ -183,7 +183,7 @@ func (h *handler) storeOf(c *server.RaftCluster, s *core.StoreInfo, now time.Tim
 	stats := s.GetStoreStats()
 	out := Store{
 		Store: StoreMeta{ID: s.GetID(), Address: s.GetAddress(), State: s.GetState().String(),
-			StateName: h.w.stateName(s, c.GetMaxStoreDownTime(), now)},
+			StateName: schedule.StoreStateName(c, s)},
 		Status: StoreStatus{
 			Capacity:           stats.GetCapacity(),
 			Available:          stats.GetAvailable(),
@@ -363,11 +363,9 @@ func (clusterCollector) Collect(ch chan<- prometheus.Metric) {
 	watchersMu.Lock()
 	list := append([]*watcher(nil), watchers...)
 	watchersMu.Unlock()
-	var w *watcher
 	var c *server.RaftCluster
 	for _, x := range list {
-		if xc := x.srv.GetRaftCluster(); xc != nil {
-			w, c = x, xc
+		if c = x.srv.GetRaftCluster(); c != nil {
 			break
 		}
 	}
@@ -379,10 +377,9 @@ func (clusterCollector) Collect(ch chan<- prometheus.Metric) {
 	if c == nil {
 		return
 	}
-	now := time.Now()
 	states := map[string]int{"Up": 0, "Disconnected": 0, "Down": 0, "Offline": 0, "Tombstone": 0}
 	for _, s := range c.GetStores() {
-		states[w.stateName(s, c.GetMaxStoreDownTime(), now)]++
+		states[schedule.StoreStateName(c, s)]++
 	}
 	for state, n := range states {
 		ch <- prometheus.MustNewConstMetric(storesDesc, prometheus.GaugeValue, float64(n), strings.ToLower(state))

@@ -33,8 +33,9 @@ func freePort(t *testing.T) int {
 }
 
 // startScheduler runs a one-member scheduler with the API and waits until
-// it leads; it returns the server and its client URL.
-func startScheduler(t *testing.T) (*server.Server, string) {
+// it leads; it returns the server and its client URL. The options change
+// the configuration before the server is made.
+func startScheduler(t *testing.T, opts ...func(*config.Config)) (*server.Server, string) {
 	t.Helper()
 	cfg := config.NewConfig()
 	cfg.Name = "api"
@@ -43,6 +44,9 @@ func startScheduler(t *testing.T) (*server.Server, string) {
 	cfg.PeerUrls = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
 	cfg.InitialCluster = "api=" + cfg.PeerUrls
 	cfg.LeaderLease = 1
+	for _, opt := range opts {
+		opt(cfg)
+	}
 	srv, err := server.CreateServer(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -21,9 +21,10 @@ type StoreMeta struct {
 	Address string `json:"address"`
 	// State is the registered state (Up, Offline, Tombstone).
 	State string `json:"state"`
-	// StateName is what the scheduler makes of it: Up, Disconnected (no
-	// heartbeat for a few intervals), Down (none for max-store-down-time),
-	// Offline or Tombstone.
+	// StateName is what the scheduler makes of it (schedule.StoreStateName):
+	// Up, Disconnected (no heartbeat for store-disconnect-time: gets no new
+	// peer or leader), Down (none for max-store-down-time), Offline or
+	// Tombstone.
 	StateName string `json:"state_name"`
 }
 

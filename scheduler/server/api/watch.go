@@ -6,34 +6,24 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tinykv-lab/tinykv/proto/pkg/metapb"
 	"github.com/tinykv-lab/tinykv/scheduler/server"
-	"github.com/tinykv-lab/tinykv/scheduler/server/core"
 	"github.com/tinykv-lab/tinykv/scheduler/server/observe"
+	"github.com/tinykv-lab/tinykv/scheduler/server/schedule"
 )
 
-const (
-	// watchInterval is how often the watcher compares the cluster with what
-	// it saw last.
-	watchInterval = 500 * time.Millisecond
-	// defaultDisconnect is how long a store may go without a heartbeat
-	// before it shows as Disconnected while its heartbeat interval is
-	// unknown; once two heartbeats were seen, three intervals (and a
-	// second) are allowed instead.
-	defaultDisconnect = 20 * time.Second
-)
+// watchInterval is how often the watcher compares the cluster with what it
+// saw last.
+const watchInterval = 500 * time.Millisecond
 
 // watcher notices what changes in the cluster the member serves (splits,
-// membership and leader changes, stores going down or coming back) and
-// records it as events; it also keeps each store's heartbeat interval,
-// from which a store's Disconnected state is judged.
+// membership and leader changes, stores going disconnected, down or coming
+// back) and records it as events.
 type watcher struct {
 	srv *server.Server
 
-	mu       sync.Mutex
-	regions  map[uint64]regionSeen // nil: nothing seen since leading began
-	stores   map[uint64]storeSeen
-	interval map[uint64]time.Duration
+	mu      sync.Mutex
+	regions map[uint64]regionSeen // nil: nothing seen since leading began
+	stores  map[uint64]string     // store id → state name last seen
 }
 
 type regionSeen struct {
@@ -42,13 +32,8 @@ type regionSeen struct {
 	stores           []uint64
 }
 
-type storeSeen struct {
-	lastHeartbeat time.Time
-	state         string
-}
-
 func newWatcher(srv *server.Server) *watcher {
-	return &watcher{srv: srv, stores: map[uint64]storeSeen{}, interval: map[uint64]time.Duration{}}
+	return &watcher{srv: srv, stores: map[uint64]string{}}
 }
 
 func (w *watcher) run(done <-chan struct{}) {
@@ -64,31 +49,6 @@ func (w *watcher) run(done <-chan struct{}) {
 	}
 }
 
-// stateName is what the scheduler makes of a store now.
-func (w *watcher) stateName(s *core.StoreInfo, maxDown time.Duration, now time.Time) string {
-	switch s.GetState() {
-	case metapb.StoreState_Offline:
-		return "Offline"
-	case metapb.StoreState_Tombstone:
-		return "Tombstone"
-	}
-	since := now.Sub(s.GetLastHeartbeatTS())
-	if since > maxDown {
-		return "Down"
-	}
-	w.mu.Lock()
-	iv := w.interval[s.GetID()]
-	w.mu.Unlock()
-	limit := defaultDisconnect
-	if iv > 0 {
-		limit = 3*iv + time.Second
-	}
-	if since > limit {
-		return "Disconnected"
-	}
-	return "Up"
-}
-
 func storesOf(rs []uint64) string { return fmt.Sprint(rs) }
 
 func (w *watcher) check(now time.Time) {
@@ -99,31 +59,25 @@ func (w *watcher) check(now time.Time) {
 		w.mu.Unlock()
 		return
 	}
-	maxDown := c.GetMaxStoreDownTime()
 	for _, s := range c.GetStores() {
 		id := s.GetID()
+		state := schedule.StoreStateName(c, s)
 		w.mu.Lock()
 		seen, ok := w.stores[id]
-		if ok && s.GetLastHeartbeatTS().After(seen.lastHeartbeat) && !seen.lastHeartbeat.IsZero() {
-			w.interval[id] = s.GetLastHeartbeatTS().Sub(seen.lastHeartbeat)
-		}
+		w.stores[id] = state
 		w.mu.Unlock()
-		state := w.stateName(s, maxDown, now)
-		if ok && state != seen.state {
+		if ok && state != seen {
 			kind := observe.EventStoreState
-			switch {
-			case state == "Down" || state == "Disconnected":
+			switch state {
+			case "Down", "Disconnected":
 				kind = observe.EventStoreDown
-			case state == "Up":
+			case "Up":
 				kind = observe.EventStoreUp
 			}
 			observe.Record(observe.Event{Kind: kind, StoreID: id,
-				Text: fmt.Sprintf("store %d (%s) %s → %s, last heartbeat %v ago", id, s.GetAddress(), seen.state, state,
+				Text: fmt.Sprintf("store %d (%s) %s → %s, last heartbeat %v ago", id, s.GetAddress(), seen, state,
 					now.Sub(s.GetLastHeartbeatTS()).Round(100*time.Millisecond))})
 		}
-		w.mu.Lock()
-		w.stores[id] = storeSeen{lastHeartbeat: s.GetLastHeartbeatTS(), state: state}
-		w.mu.Unlock()
 	}
 
 	cur := map[uint64]regionSeen{}

@@ -30,8 +30,12 @@ func (d Duration) MarshalText() ([]byte, error) {
 
 // Defaults of the [schedule] and [replication] sections.
 const (
-	DefaultMaxReplicas          = 3
-	DefaultMaxStoreDownTime     = 30 * time.Minute
+	DefaultMaxReplicas      = 3
+	DefaultMaxStoreDownTime = 30 * time.Minute
+	// DefaultStoreDisconnectTime is PD's: two store heartbeats at their
+	// production interval (10 s) may be missed before a store is taken for
+	// disconnected.
+	DefaultStoreDisconnectTime  = 20 * time.Second
 	DefaultLeaderScheduleLimit  = 4
 	DefaultRegionScheduleLimit  = 2048
 	DefaultReplicaScheduleLimit = 64
@@ -44,6 +48,13 @@ type ScheduleConfig struct {
 	// it is taken for down: balance schedulers leave it alone and the replica
 	// checker replaces its peers elsewhere.
 	MaxStoreDownTime Duration `toml:"max-store-down-time" json:"max-store-down-time"`
+	// StoreDisconnectTime is how long a store may go without a heartbeat
+	// before it is taken for disconnected: it keeps its peers (it may be
+	// restarting), but nothing new goes to it, neither a peer nor the
+	// leadership of a region. It should be a few of the stores' heartbeat
+	// intervals (PD's fixed 20 s suits their 10 s default); a value above
+	// max-store-down-time means a silent store goes straight to down.
+	StoreDisconnectTime Duration `toml:"store-disconnect-time" json:"store-disconnect-time"`
 	// LeaderScheduleLimit caps the operators that move leaders at once.
 	LeaderScheduleLimit uint64 `toml:"leader-schedule-limit" json:"leader-schedule-limit"`
 	// RegionScheduleLimit caps the operators that move peers between stores
@@ -66,6 +77,7 @@ type ReplicationConfig struct {
 func NewDefaultScheduleConfig() ScheduleConfig {
 	return ScheduleConfig{
 		MaxStoreDownTime:     Duration{DefaultMaxStoreDownTime},
+		StoreDisconnectTime:  Duration{DefaultStoreDisconnectTime},
 		LeaderScheduleLimit:  DefaultLeaderScheduleLimit,
 		RegionScheduleLimit:  DefaultRegionScheduleLimit,
 		ReplicaScheduleLimit: DefaultReplicaScheduleLimit,
@@ -83,6 +95,9 @@ func NewDefaultReplicationConfig() ReplicationConfig {
 func (c *ScheduleConfig) Validate() error {
 	if c.MaxStoreDownTime.Duration <= 0 {
 		return fmt.Errorf("schedule.max-store-down-time must be positive, got %v", c.MaxStoreDownTime.Duration)
+	}
+	if c.StoreDisconnectTime.Duration <= 0 {
+		return fmt.Errorf("schedule.store-disconnect-time must be positive, got %v", c.StoreDisconnectTime.Duration)
 	}
 	if c.PatrolRegionInterval.Duration <= 0 {
 		return fmt.Errorf("schedule.patrol-region-interval must be positive, got %v", c.PatrolRegionInterval.Duration)
@@ -142,6 +157,11 @@ func (o *ScheduleOption) GetMaxReplicas() int { return int(o.v.Load().replicatio
 // GetMaxStoreDownTime returns schedule.max-store-down-time.
 func (o *ScheduleOption) GetMaxStoreDownTime() time.Duration {
 	return o.v.Load().schedule.MaxStoreDownTime.Duration
+}
+
+// GetStoreDisconnectTime returns schedule.store-disconnect-time.
+func (o *ScheduleOption) GetStoreDisconnectTime() time.Duration {
+	return o.v.Load().schedule.StoreDisconnectTime.Duration
 }
 
 // GetLeaderScheduleLimit returns schedule.leader-schedule-limit.

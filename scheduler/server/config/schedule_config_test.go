@@ -24,6 +24,11 @@ func TestScheduleConfigDefaultsAndValidate(t *testing.T) {
 	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "max-store-down-time") {
 		t.Fatalf("negative max-store-down-time: want an error naming it, got %v", err)
 	}
+	bad = s
+	bad.StoreDisconnectTime = Duration{}
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "store-disconnect-time") {
+		t.Fatalf("zero store-disconnect-time: want an error naming it, got %v", err)
+	}
 	if err := (&ReplicationConfig{}).Validate(); err == nil || !strings.Contains(err.Error(), "max-replicas") {
 		t.Fatalf("max-replicas 0: want an error naming it, got %v", err)
 	}
@@ -44,8 +49,9 @@ func TestDurationText(t *testing.T) {
 
 func TestScheduleOptionSwap(t *testing.T) {
 	o := NewScheduleOption(NewDefaultScheduleConfig(), NewDefaultReplicationConfig())
-	if o.GetMaxReplicas() != 3 || o.GetPatrolRegionInterval() != DefaultPatrolRegionInterval || o.GetMaxStoreDownTime() != DefaultMaxStoreDownTime {
-		t.Fatalf("getters do not answer the defaults: %d %v %v", o.GetMaxReplicas(), o.GetPatrolRegionInterval(), o.GetMaxStoreDownTime())
+	if o.GetMaxReplicas() != 3 || o.GetPatrolRegionInterval() != DefaultPatrolRegionInterval || o.GetMaxStoreDownTime() != DefaultMaxStoreDownTime ||
+		o.GetStoreDisconnectTime() != DefaultStoreDisconnectTime {
+		t.Fatalf("getters do not answer the defaults: %d %v %v %v", o.GetMaxReplicas(), o.GetPatrolRegionInterval(), o.GetMaxStoreDownTime(), o.GetStoreDisconnectTime())
 	}
 	o.SetMaxReplicas(5)
 	if o.GetMaxReplicas() != 5 || o.GetRegionScheduleLimit() != DefaultRegionScheduleLimit {

@@ -92,6 +92,15 @@ func (s *StoreInfo) GetLastHeartbeatTS() time.Time { return s.lastHeartbeatTS }
 // DownTime returns how long ago the store last sent a heartbeat.
 func (s *StoreInfo) DownTime() time.Duration { return time.Since(s.lastHeartbeatTS) }
 
+// IsDisconnected says whether the store has sent no heartbeat for longer
+// than disconnectTime (schedule.store-disconnect-time, 20 s by default as in
+// PD): it may be restarting or cut off for a moment, so it keeps its peers,
+// but it must get no new peer and no leadership until it is heard from
+// again. A store silent for max-store-down-time is down as well.
+func (s *StoreInfo) IsDisconnected(disconnectTime time.Duration) bool {
+	return s.DownTime() > disconnectTime
+}
+
 // GetLeaderCount returns how many regions the store leads.
 func (s *StoreInfo) GetLeaderCount() int { return s.leaderCount }
 

@@ -12,6 +12,7 @@ import (
 type Options interface {
 	GetMaxReplicas() int
 	GetMaxStoreDownTime() time.Duration
+	GetStoreDisconnectTime() time.Duration
 	GetLeaderScheduleLimit() uint64
 	GetRegionScheduleLimit() uint64
 	GetReplicaScheduleLimit() uint64

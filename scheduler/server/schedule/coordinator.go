@@ -146,11 +146,14 @@ func (c *Coordinator) runSchedulerLocked(s *scheduleController) {
 		return
 	}
 	if op := s.Schedule(c.cluster); op != nil {
-		// Refused (its region runs an operator already) or not, there is
-		// work to do: run again soon.
-		c.oc.AddOperator(op)
-		s.interval = s.GetMinInterval()
-		return
+		// Added, or refused because its region runs an operator already:
+		// there is work to do, run again soon. Refused for another reason
+		// (a target store that cannot receive it, a stale epoch): the same
+		// proposal would come back at once, so back off as for none.
+		if c.oc.AddOperator(op) || c.oc.GetOperator(op.RegionID()) != nil {
+			s.interval = s.GetMinInterval()
+			return
+		}
 	}
 	s.interval = min(2*s.interval, MaxScheduleInterval)
 }

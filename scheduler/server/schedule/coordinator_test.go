@@ -112,3 +112,59 @@ func TestCoordinatorRunStops(t *testing.T) {
 		t.Fatalf("Run did not return within 5s of its context being canceled")
 	}
 }
+
+// proposer is a scheduler that proposes whatever propose makes and counts
+// its runs.
+type proposer struct {
+	propose func() *Operator
+	runs    int
+}
+
+func (p *proposer) GetName() string                        { return "proposer" }
+func (p *proposer) GetMinInterval() time.Duration          { return 10 * time.Millisecond }
+func (p *proposer) IsScheduleAllowed(cluster Cluster) bool { return true }
+func (p *proposer) Schedule(cluster Cluster) *Operator {
+	p.runs++
+	return p.propose()
+}
+
+// TestCoordinatorBacksOffRefusedProposals: a scheduler whose proposal is
+// refused because its target store cannot receive it runs less and less
+// often, as one that proposes nothing; one refused because the region runs
+// an operator already runs again at once.
+func TestCoordinatorBacksOffRefusedProposals(t *testing.T) {
+	mc := newTestCluster(t, 4)
+	mc.SetStoreLastHeartbeat(3, disconnected)
+	c := NewCoordinator(mc, nil)
+	heartbeatRound(t, mc, c)
+	p := &proposer{propose: func() *Operator {
+		return CreateTransferLeaderOperator("to-disconnected", mc.GetRegion(1), 1, 3, OpBalance)
+	}}
+	c.AddScheduler(p)
+	now := time.Now()
+	ticks := func() {
+		for i := 0; i < 100; i++ {
+			c.tick(now)
+			now = now.Add(coordinatorTick)
+		}
+	}
+	ticks()
+	if p.runs > 10 {
+		t.Fatalf("a proposal refused for its disconnected target store: want the scheduler backed off (about 6 runs in 100 ticks), got %d runs", p.runs)
+	}
+	if c.GetOperatorController().GetOperator(1) != nil {
+		t.Fatalf("the leadership must not be moved to disconnected store 3: %v", c.GetOperatorController().GetOperator(1))
+	}
+	running := CreateTransferLeaderOperator("running", mc.GetRegion(1), 1, 2, OpBalance)
+	if !c.GetOperatorController().AddOperator(running) {
+		t.Fatalf("AddOperator refused %v", running)
+	}
+	p.runs = 0
+	p.propose = func() *Operator { return CreateTransferLeaderOperator("busy-region", mc.GetRegion(1), 1, 4, OpBalance) }
+	for i := 0; i < 10; i++ {
+		ticks() // back to the longest interval, if it had stayed there
+	}
+	if p.runs < 500 {
+		t.Fatalf("a proposal refused because its region runs an operator: want the scheduler run again at once (about 1000 runs in 1000 ticks), got %d", p.runs)
+	}
+}

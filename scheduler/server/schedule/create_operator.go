@@ -46,9 +46,9 @@ func CreateMovePeerOperator(desc string, cluster Cluster, region *core.RegionInf
 }
 
 // removePeerSteps returns the steps that remove the region's peer on
-// storeID. When the leader is there it moves first: to the healthy, caught-up
-// follower with the fewest leaders, else to newStore (a peer being added;
-// 0: none).
+// storeID. When the leader is there it moves first: to the caught-up
+// follower with the fewest leaders among those that can receive it, else to
+// newStore (a peer being added; 0: none).
 func removePeerSteps(cluster Cluster, region *core.RegionInfo, storeID, newStore uint64) ([]OpStep, error) {
 	peer := region.GetStorePeer(storeID)
 	if peer == nil {
@@ -70,12 +70,13 @@ func removePeerSteps(cluster Cluster, region *core.RegionInfo, storeID, newStore
 }
 
 // leaderTarget picks the follower store (not exclude) that should take the
-// leadership: caught up, up, recently heard from, fewest leaders. 0: none.
+// leadership: caught up, able to receive it (CanReceive), fewest leaders.
+// 0: none.
 func leaderTarget(cluster Cluster, region *core.RegionInfo, exclude uint64) uint64 {
 	var best *core.StoreInfo
 	for _, store := range cluster.GetFollowerStores(region) {
 		id := store.GetID()
-		if id == exclude || region.GetPendingPeer(region.GetStorePeer(id).GetId()) != nil || !IsHealthy(cluster, store) {
+		if id == exclude || region.GetPendingPeer(region.GetStorePeer(id).GetId()) != nil || !CanReceive(cluster, store) {
 			continue
 		}
 		if best == nil || store.GetLeaderCount() < best.GetLeaderCount() {

@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"github.com/tinykv-lab/tinykv/proto/pkg/metapb"
 	"github.com/tinykv-lab/tinykv/scheduler/server/core"
 )
 
@@ -18,6 +19,36 @@ type Filter interface {
 // max-store-down-time.
 func IsHealthy(opt Options, store *core.StoreInfo) bool {
 	return store.IsUp() && store.DownTime() <= opt.GetMaxStoreDownTime()
+}
+
+// CanReceive says whether a store may be given a new peer or the
+// leadership of a region: it is healthy and not disconnected (heard from
+// within store-disconnect-time). A disconnected store keeps its peers and
+// may still give peers and leaders away; sending it more would only fail
+// (a leader transfer to a store that does not answer aborts, a peer added
+// there never catches up) while it may be dead for good.
+func CanReceive(opt Options, store *core.StoreInfo) bool {
+	return IsHealthy(opt, store) && !store.IsDisconnected(opt.GetStoreDisconnectTime())
+}
+
+// StoreStateName is what the scheduler makes of a store, as the API and the
+// dashboard show it: Offline or Tombstone as registered; else Down (silent
+// past max-store-down-time), Disconnected (silent past
+// store-disconnect-time) or Up.
+func StoreStateName(opt Options, store *core.StoreInfo) string {
+	switch store.GetState() {
+	case metapb.StoreState_Offline:
+		return "Offline"
+	case metapb.StoreState_Tombstone:
+		return "Tombstone"
+	}
+	switch {
+	case store.DownTime() > opt.GetMaxStoreDownTime():
+		return "Down"
+	case store.IsDisconnected(opt.GetStoreDisconnectTime()):
+		return "Disconnected"
+	}
+	return "Up"
 }
 
 // FilterSource says whether any filter rules the store out as a source.
@@ -73,6 +104,20 @@ func (healthFilter) Type() string { return "health" }
 func (healthFilter) Source(opt Options, store *core.StoreInfo) bool { return !IsHealthy(opt, store) }
 
 func (healthFilter) Target(opt Options, store *core.StoreInfo) bool { return !IsHealthy(opt, store) }
+
+type disconnectFilter struct{}
+
+// NewDisconnectFilter rules out as targets the stores that are
+// disconnected (silent past store-disconnect-time); they stay sources.
+func NewDisconnectFilter() Filter { return disconnectFilter{} }
+
+func (disconnectFilter) Type() string { return "disconnect" }
+
+func (disconnectFilter) Source(Options, *core.StoreInfo) bool { return false }
+
+func (disconnectFilter) Target(opt Options, store *core.StoreInfo) bool {
+	return store.IsDisconnected(opt.GetStoreDisconnectTime())
+}
 
 type excludedFilter struct {
 	sources, targets map[uint64]struct{}

@@ -51,9 +51,12 @@ func NewOperatorController(cluster Cluster, hbStreams HeartbeatStreams) *Operato
 }
 
 // AddOperator starts an operator. It refuses (false) an operator whose
-// region is unknown or has moved past the operator's epoch, and one for a
-// region that already runs an operator of the same or a higher priority; a
-// lower-priority one is replaced (it ends with status REPLACE).
+// region is unknown or has moved past the operator's epoch, one with a step
+// that brings a peer or the leadership to a store that cannot receive it
+// (unknown, or not CanReceive: down, offline, tombstone or disconnected),
+// and one for a region that already runs an operator of the same or a
+// higher priority; a lower-priority one is replaced (it ends with status
+// REPLACE).
 func (oc *OperatorController) AddOperator(op *Operator) bool {
 	if op == nil {
 		return false
@@ -67,6 +70,15 @@ func (oc *OperatorController) AddOperator(op *Operator) bool {
 		epoch.GetConfVer() != op.RegionEpoch().GetConfVer() {
 		log.Debugf("[operator] region=%d refused=%q reason=stale-epoch epoch=%v", op.RegionID(), op.Desc(), epoch)
 		return false
+	}
+	for i := 0; i < op.Len(); i++ {
+		if storeID, ok := stepTarget(op.Step(i)); ok {
+			if why := oc.unusableTarget(storeID); why != "" {
+				log.Debugf("[operator] region=%d refused=%q reason=target-store-%s store=%d step=%v",
+					op.RegionID(), op.Desc(), why, storeID, op.Step(i))
+				return false
+			}
+		}
 	}
 	oc.mu.Lock()
 	if old, ok := oc.operators[op.RegionID()]; ok {
@@ -188,8 +200,8 @@ func (oc *OperatorController) CheckTimeouts() {
 // the step of the region's operator not yet seen done, or nil when there is
 // nothing to send. It ends the operator when every step is done (SUCCESS),
 // when it has timed out (TIMEOUT), or when the region changed membership in
-// a way the operator did not or the store a step goes to is no longer
-// healthy (CANCEL). A step already under way (an added peer that is still
+// a way the operator did not or the store the next step goes to can no
+// longer receive it (CANCEL: see AddOperator). A step already under way (an added peer that is still
 // pending) is not sent again. The caller sets the response header.
 func (oc *OperatorController) Dispatch(region *core.RegionInfo) *schedulerpb.RegionHeartbeatResponse {
 	op := oc.GetOperator(region.GetID())
@@ -206,12 +218,13 @@ func (oc *OperatorController) Dispatch(region *core.RegionInfo) *schedulerpb.Reg
 		return nil
 	}
 	if storeID, ok := stepTarget(step); ok {
-		if store := oc.cluster.GetStore(storeID); store == nil || !IsHealthy(oc.cluster, store) {
-			// A peer added on a store that went down never catches up, and
-			// a leader never moves there: waiting for the timeout would keep
-			// the replica checker away from the region for minutes.
-			log.Infof("[operator] region=%d cancel=%q reason=target-store-unhealthy store=%d",
-				region.GetID(), op.Desc(), storeID)
+		if why := oc.unusableTarget(storeID); why != "" {
+			// A peer added on a store that went silent does not catch up,
+			// and a leader does not move there: waiting for the timeout
+			// would keep the replica checker away from the region for
+			// minutes, and balance-leader would try the store again.
+			log.Infof("[operator] region=%d cancel=%q reason=target-store-%s store=%d",
+				region.GetID(), op.Desc(), why, storeID)
 			oc.end(op, schedulerpb.OperatorStatus_CANCEL)
 			return nil
 		}
@@ -258,6 +271,20 @@ func (oc *OperatorController) Dispatch(region *core.RegionInfo) *schedulerpb.Reg
 		resp.TransferLeader = &schedulerpb.TransferLeader{Peer: target}
 	}
 	return resp
+}
+
+// unusableTarget says why the store cannot receive a peer or the leadership
+// of a region ("unknown", "Down", "Disconnected", "Offline", "Tombstone"),
+// or "" when it can.
+func (oc *OperatorController) unusableTarget(storeID uint64) string {
+	store := oc.cluster.GetStore(storeID)
+	switch {
+	case store == nil:
+		return "unknown"
+	case CanReceive(oc.cluster, store):
+		return ""
+	}
+	return StoreStateName(oc.cluster, store)
 }
 
 // stepTarget is the store a step brings a peer or the leadership to.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tinykv-lab/tinykv/proto/pkg/eraftpb"
+	"github.com/tinykv-lab/tinykv/proto/pkg/metapb"
 	"github.com/tinykv-lab/tinykv/proto/pkg/schedulerpb"
 	"github.com/tinykv-lab/tinykv/scheduler/server/core"
 	"github.com/tinykv-lab/tinykv/scheduler/server/schedule/mockcluster"
@@ -287,4 +288,99 @@ func TestOperatorCancelledWhenTargetStoreGoesDown(t *testing.T) {
 	if oc.OperatorCount(OpRegion) != 0 {
 		t.Fatalf("running region operators after the cancel: want 0, got %d", oc.OperatorCount(OpRegion))
 	}
+}
+
+// disconnected is a silence past store-disconnect-time (20 s) but far
+// within max-store-down-time (30 min).
+const disconnected = 25 * time.Second
+
+func TestOperatorRefusedForTargetThatCannotReceive(t *testing.T) {
+	mc := newTestCluster(t, 5)
+	streams := &recordStreams{}
+	oc := NewOperatorController(mc, streams)
+	region := mc.GetRegion(1)
+	move := func(from, to uint64) *Operator {
+		t.Helper()
+		op, err := CreateMovePeerOperator("test-move", mc, region, OpBalance, from, to, mc.AllocID())
+		if err != nil {
+			t.Fatalf("CreateMovePeerOperator: %v", err)
+		}
+		return op
+	}
+	refused := func(op *Operator, why string) {
+		t.Helper()
+		if oc.AddOperator(op) {
+			t.Fatalf("%s: AddOperator must refuse %v", why, op)
+		}
+		if oc.GetOperator(1) != nil || oc.OperatorCount(OpBalance) != 0 || len(streams.sent) != 0 {
+			t.Fatalf("%s: a refused operator must change nothing; running %v, %d balance operators, sent %v",
+				why, oc.GetOperator(1), oc.OperatorCount(OpBalance), streams.sent)
+		}
+	}
+	mc.SetStoreLastHeartbeat(4, disconnected)
+	refused(move(3, 4), "a peer added on store 4, silent for 25s")
+	refused(CreateAddPeerOperator("test-add", region, 4, mc.AllocID(), OpReplica), "a replica on store 4, silent for 25s")
+	mc.SetStoreLastHeartbeat(2, disconnected)
+	refused(CreateTransferLeaderOperator("test-leader", region, 1, 2, OpBalance), "the leadership to store 2, silent for 25s")
+	mc.SetStoreState(5, metapb.StoreState_Offline)
+	refused(move(3, 5), "a peer added on offline store 5")
+	refused(CreateTransferLeaderOperator("test-leader", region, 1, 9, OpBalance), "the leadership to unknown store 9")
+
+	// The leader's peer moves: its leadership goes to a follower that can
+	// take it (3, not the disconnected 2).
+	mc.SetStoreState(5, metapb.StoreState_Up)
+	if got := stepsOf(move(1, 5)); got != "add 5, leader 1->3, remove 1" {
+		t.Fatalf("moving the leader's peer with store 2 disconnected: want \"add 5, leader 1->3, remove 1\", got %q", got)
+	}
+	mc.SetStoreLastHeartbeat(4, mc.GetStoreDisconnectTime()-5*time.Second)
+	if op := move(3, 4); !oc.AddOperator(op) {
+		t.Fatalf("store 4 silent for 15s, within store-disconnect-time: AddOperator must take %v", op)
+	}
+	oc.RemoveOperator(1)
+	mc.SetStoreLastHeartbeat(1, disconnected)
+	mc.SetStoreLastHeartbeat(2, 0)
+	if op := CreateTransferLeaderOperator("test-leader", region, 1, 2, OpBalance); !oc.AddOperator(op) {
+		t.Fatalf("store 1 disconnected may give its leadership away: AddOperator must take %v", op)
+	}
+}
+
+func TestOperatorCancelledWhenTargetStoreDisconnects(t *testing.T) {
+	mc := newTestCluster(t, 4)
+	oc := NewOperatorController(mc, nil)
+	region := mc.GetRegion(1)
+	op := mustAddMove(t, oc, mc, region, 3, 4)
+	region = mustApply(t, mc, expectDispatch(t, oc, region, "add store 4", "first heartbeat"))
+	mc.SetStoreLastHeartbeat(4, mc.GetStoreDisconnectTime()-5*time.Second)
+	expectDispatch(t, oc, region, "nothing", "peer on store 4 pending, store 4 silent for 15s")
+	if oc.GetOperator(1) != op {
+		t.Fatalf("store 4 silent for 15s, within store-disconnect-time: the move must go on, got %v", oc.GetOperatorStatus(1))
+	}
+	mc.SetStoreLastHeartbeat(4, disconnected)
+	expectDispatch(t, oc, region, "nothing", "store 4 silent for 25s")
+	if got := oc.GetOperatorStatus(1); got != op || got.Status() != schedulerpb.OperatorStatus_CANCEL {
+		t.Fatalf("the next step adds a peer on disconnected store 4: want the move CANCEL, got %v", got)
+	}
+
+	region = mc.AddRegion(2, 100, 1, 2, 3)
+	tl := CreateTransferLeaderOperator("test-leader", region, 1, 2, OpBalance)
+	if !oc.AddOperator(tl) {
+		t.Fatalf("AddOperator refused %v", tl)
+	}
+	mc.SetStoreLastHeartbeat(2, disconnected)
+	expectDispatch(t, oc, region, "nothing", "the leadership was to go to store 2, silent for 25s")
+	if got := oc.GetOperatorStatus(2); got != tl || got.Status() != schedulerpb.OperatorStatus_CANCEL {
+		t.Fatalf("a transfer to disconnected store 2: want CANCEL, got %v", got)
+	}
+	if oc.OperatorCount(OpLeader) != 0 || oc.OperatorCount(OpRegion) != 0 {
+		t.Fatalf("running after the cancels: want none, got %d leader and %d region operators", oc.OperatorCount(OpLeader), oc.OperatorCount(OpRegion))
+	}
+
+	// A disconnected source does not stop its leadership from moving away.
+	mc.SetStoreLastHeartbeat(2, 0)
+	mc.SetStoreLastHeartbeat(1, disconnected)
+	region = mc.AddRegion(3, 100, 1, 2, 3)
+	if !oc.AddOperator(CreateTransferLeaderOperator("test-leader", region, 1, 3, OpBalance)) {
+		t.Fatalf("a transfer away from disconnected store 1 was refused")
+	}
+	expectDispatch(t, oc, region, "leader to store 3", "leadership leaves disconnected store 1")
 }

@@ -16,9 +16,11 @@ import (
 //  3. a region with fewer than max-replicas peers gets one more;
 //  4. a region with more than max-replicas peers loses one, on the worst store.
 //
-// New peers go to the healthy store with the least region size that holds no
-// peer of the region. The leader's own peer is never taken for down: its
-// heartbeat just arrived.
+// New peers go to the store with the least region size that holds no peer
+// of the region, is healthy, is not busy and is not disconnected (a store
+// silent for store-disconnect-time may be dead: a peer placed there would
+// never catch up). A disconnected store's peers stay until it is down. The
+// leader's own peer is never taken for down: its heartbeat just arrived.
 type ReplicaChecker struct {
 	cluster Cluster
 }
@@ -124,7 +126,7 @@ func (rc *ReplicaChecker) checkOfflinePeer(region *core.RegionInfo) *Operator {
 // selectTarget returns the store that should receive a new peer of the
 // region, or nil.
 func (rc *ReplicaChecker) selectTarget(region *core.RegionInfo) *core.StoreInfo {
-	filters := []Filter{NewHealthFilter(), NewBusyFilter(), NewExcludedFilter(nil, region.GetStoreIds())}
+	filters := []Filter{NewHealthFilter(), NewDisconnectFilter(), NewBusyFilter(), NewExcludedFilter(nil, region.GetStoreIds())}
 	var best *core.StoreInfo
 	for _, s := range SelectTargetStores(rc.cluster, rc.cluster.GetStores(), filters) {
 		if best == nil || lessLoaded(s, best) {
@@ -135,13 +137,14 @@ func (rc *ReplicaChecker) selectTarget(region *core.RegionInfo) *core.StoreInfo 
 }
 
 // selectWorstPeerStore returns the store whose peer of the region should
-// go: a lost or unhealthy one first, else the most loaded.
+// go: one on a store that is lost, unhealthy or disconnected first, else the
+// most loaded.
 func (rc *ReplicaChecker) selectWorstPeerStore(region *core.RegionInfo) uint64 {
 	var worst *core.StoreInfo
 	var worstID uint64
 	for _, peer := range region.GetPeers() {
 		store := rc.cluster.GetStore(peer.GetStoreId())
-		if store == nil || !IsHealthy(rc.cluster, store) {
+		if store == nil || !CanReceive(rc.cluster, store) {
 			return peer.GetStoreId()
 		}
 		if worst == nil || lessLoaded(worst, store) {

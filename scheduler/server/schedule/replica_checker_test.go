@@ -124,3 +124,24 @@ func TestReplicaCheckerDownStore(t *testing.T) {
 	mc.AddRegion(3, 1, 2, 1, 4)
 	expectCheck(t, mc, 3, "remove 1", "store 1 is a tombstone")
 }
+
+func TestReplicaCheckerDisconnectedStore(t *testing.T) {
+	mc := replicaCluster(t)
+	mc.AddRegion(1, 1, 4, 5)
+	mc.SetStoreLastHeartbeat(1, disconnected)
+	expectCheck(t, mc, 1, "add 2", "store 1 (least loaded) silent for 25s: the replica goes to the next")
+	mc.SetStoreLastHeartbeat(1, mc.GetStoreDisconnectTime()-5*time.Second)
+	expectCheck(t, mc, 1, "add 1", "store 1 silent for 15s, within store-disconnect-time")
+	mc.SetStoreLastHeartbeat(1, 0)
+	mc.AddRegion(2, 1, 2, 3, 4)
+	mc.SetStoreLastHeartbeat(3, disconnected)
+	expectCheck(t, mc, 2, "no operator", "store 3 silent for 25s: disconnected, not down, its peer stays")
+	mc.SetStoreState(3, metapb.StoreState_Offline)
+	expectCheck(t, mc, 2, "add 1, remove 3", "offline store 3, store 1 takes the replacement")
+	mc.SetStoreLastHeartbeat(1, disconnected)
+	expectCheck(t, mc, 2, "add 5, remove 3", "offline store 3, store 1 disconnected: store 5 takes it")
+	mc.SetStoreState(3, metapb.StoreState_Up)
+	mc.SetStoreLastHeartbeat(3, 0)
+	mc.AddRegion(3, 1, 2, 1, 3, 4)
+	expectCheck(t, mc, 3, "remove 1", "4 peers of 3: the disconnected store's goes first, not the most loaded")
+}

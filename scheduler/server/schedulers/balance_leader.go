@@ -36,7 +36,10 @@ func (s *balanceLeaderScheduler) IsScheduleAllowed(cluster schedule.Cluster) boo
 // Schedule takes the healthy stores in descending leader count and, for the
 // first that can give one away, transfers a random leader of it to the
 // follower store with the fewest leaders, when that evens them out: the
-// source leads at least two more regions than the target.
+// source leads at least two more regions than the target. A disconnected
+// store (silent past store-disconnect-time) may give leaders away but gets
+// none: a transfer to a store that does not answer aborts, and the same
+// region would be tried again and again.
 func (s *balanceLeaderScheduler) Schedule(cluster schedule.Cluster) *schedule.Operator {
 	stores := schedule.SelectSourceStores(cluster, cluster.GetStores(), []schedule.Filter{schedule.NewHealthFilter()})
 	sort.Slice(stores, func(i, j int) bool { return stores[i].GetLeaderCount() > stores[j].GetLeaderCount() })
@@ -56,12 +59,13 @@ func (s *balanceLeaderScheduler) Schedule(cluster schedule.Cluster) *schedule.Op
 	return nil
 }
 
-// selectTarget returns the healthy follower store of the region with the
-// fewest leaders whose peer has caught up, or nil.
+// selectTarget returns the follower store of the region with the fewest
+// leaders whose peer has caught up and that can receive the leadership
+// (schedule.CanReceive: healthy, not disconnected), or nil.
 func (s *balanceLeaderScheduler) selectTarget(cluster schedule.Cluster, region *core.RegionInfo) *core.StoreInfo {
 	var best *core.StoreInfo
 	for _, store := range cluster.GetFollowerStores(region) {
-		if !schedule.IsHealthy(cluster, store) || region.GetPendingPeer(region.GetStorePeer(store.GetID()).GetId()) != nil {
+		if !schedule.CanReceive(cluster, store) || region.GetPendingPeer(region.GetStorePeer(store.GetID()).GetId()) != nil {
 			continue
 		}
 		if best == nil || store.GetLeaderCount() < best.GetLeaderCount() {

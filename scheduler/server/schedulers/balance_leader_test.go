@@ -68,3 +68,73 @@ func TestBalanceLeader(t *testing.T) {
 		t.Fatalf("leaders 4, 2, 2: want a transfer from store 1, got %v", op)
 	}
 }
+
+// disconnected is a silence past store-disconnect-time (20 s) but far
+// within max-store-down-time (30 min).
+const disconnected = 25 * time.Second
+
+func TestBalanceLeaderSkipsDisconnectedTarget(t *testing.T) {
+	mc := newBalanceCluster(t, 3, 3)
+	for id := uint64(1); id <= 8; id++ {
+		mc.AddRegion(id, 10, 1, 2, 3)
+	}
+	s := NewBalanceLeaderScheduler(schedule.NewOperatorController(mc, nil))
+	setLeaders(mc, 5, 3, 0)
+	mc.SetStoreLastHeartbeat(3, mc.GetStoreDisconnectTime()-5*time.Second)
+	expectTransfers(t, mc, s, 1, 3, "store 3 silent for 15s, within store-disconnect-time")
+	mc.SetStoreLastHeartbeat(3, disconnected)
+	expectTransfers(t, mc, s, 1, 2, "store 3 silent for 25s (disconnected, not down): not a target")
+	mc.SetStoreLastHeartbeat(3, 0)
+	expectTransfers(t, mc, s, 1, 3, "store 3 heard from again: a target again")
+	mc.SetStoreLastHeartbeat(1, disconnected)
+	expectTransfers(t, mc, s, 1, 3, "store 1 disconnected: it may still give its leaders away")
+}
+
+// TestBalanceLeaderNoPingPong runs balance-leader round after round, each
+// transfer carried out by the region's leader through the operator
+// controller, with store 4 disconnected: no leader goes to store 4, no
+// transfer undoes the one before it on the same region, and the rounds
+// settle with the leaders as even as they can be (13 on 3 stores).
+func TestBalanceLeaderNoPingPong(t *testing.T) {
+	mc := newBalanceCluster(t, 4, 3)
+	for id := uint64(1); id <= 13; id++ {
+		followers := []uint64{2, 3}
+		if id%2 == 0 {
+			followers = []uint64{2, 4}
+		}
+		mc.AddRegion(id, 10, 1, followers...)
+	}
+	mc.SetStoreLastHeartbeat(4, disconnected)
+	oc := schedule.NewOperatorController(mc, nil)
+	s := NewBalanceLeaderScheduler(oc)
+	last := map[uint64]schedule.TransferLeader{} // region → its last transfer
+	for rounds := 0; ; rounds++ {
+		op := s.Schedule(mc)
+		if op == nil {
+			break
+		}
+		if rounds == 50 {
+			t.Fatalf("50 transfers and balance-leader still proposes %v (%s)", op, leaderCounts(mc))
+		}
+		tl := op.Step(0).(schedule.TransferLeader)
+		if tl.ToStore == 4 {
+			t.Fatalf("round %d (%s, store 4 disconnected): leader moved to store 4: %v", rounds, leaderCounts(mc), op)
+		}
+		if prev, ok := last[op.RegionID()]; ok && prev.FromStore == tl.ToStore && prev.ToStore == tl.FromStore {
+			t.Fatalf("round %d (%s): region %d's leader moves back, %v after %v", rounds, leaderCounts(mc), op.RegionID(), tl, prev)
+		}
+		last[op.RegionID()] = tl
+		if !oc.AddOperator(op) {
+			t.Fatalf("round %d: the operator controller refused %v", rounds, op)
+		}
+		region := mc.GetRegion(op.RegionID())
+		if region, err := mc.Apply(oc.Dispatch(region)); err != nil || oc.Dispatch(region) != nil || oc.GetOperator(region.GetID()) != nil {
+			t.Fatalf("round %d: %v did not run to its end in one heartbeat (%v); still running: %v", rounds, op, err, oc.GetOperator(region.GetID()))
+		}
+	}
+	for id := uint64(1); id <= 3; id++ {
+		if n := mc.GetStore(id).GetLeaderCount(); n != 4 && n != 5 {
+			t.Fatalf("balance-leader settled with %s: want 4 or 5 on each of stores 1, 2, 3", leaderCounts(mc))
+		}
+	}
+}
