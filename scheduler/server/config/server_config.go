@@ -34,6 +34,7 @@ const (
 //	level = "info"
 //	[schedule]
 //	max-store-down-time = "30m"
+//	store-disconnect-time = "20s"  # ours: PD has 20 s built in
 //	[replication]
 //	max-replicas = 3
 //

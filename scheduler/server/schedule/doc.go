@@ -10,6 +10,13 @@
 // higher-priority operator replace a lower one, and remembers the last
 // ended operators for GetOperator.
 //
+// A store is judged by its last heartbeat (StoreStateName): a store silent
+// for store-disconnect-time is Disconnected and one silent for
+// max-store-down-time is Down. Nothing new goes to a store that is not
+// CanReceive (Down, Disconnected, Offline, Tombstone): schedulers and the
+// checker do not pick it as a target, the controller refuses an operator
+// with a step towards it and cancels one whose next step is.
+//
 // The ReplicaChecker repairs one region at a time (missing, extra, lost or
 // offline replicas). Schedulers (package schedulers) balance the whole
 // cluster. The Coordinator ties them together: it patrols the regions with
