@@ -10,6 +10,7 @@ import (
 
 	"github.com/tinykv-lab/tinykv/kv/client/percolator"
 	"github.com/tinykv-lab/tinykv/proto/pkg/errorpb"
+	"github.com/tinykv-lab/tinykv/proto/pkg/metapb"
 )
 
 // threeRegions: ["", "g") led by store 1, ["g", "p") by store 2, ["p", "")
@@ -85,6 +86,71 @@ func TestFollowsNotLeaderHint(t *testing.T) {
 	if got := [3]int{f.callsTo(1) - before1, f.callsTo(2) - before2, f.callsTo(3) - before3}; got != [3]int{1, 0, 2} {
 		t.Fatalf("a put and a get after the leader moved to store 3 sent %v requests to stores 1, 2, 3; want [1 0 2] "+
 			"(the NotLeader hint leads straight to store 3, and the cache keeps it)", got)
+	}
+}
+
+// TestNotLeaderHintOfAnUnknownPeerBacksOff: a store keeps answering
+// NotLeader naming a peer that is not in the region (on a store nobody
+// knows). The client must not follow the hint, nor retry without pause:
+// it asks the scheduler for the region again, backs off between attempts,
+// and gives up at the deadline with an error that names the region.
+func TestNotLeaderHintOfAnUnknownPeerBacksOff(t *testing.T) {
+	f := threeRegions(t)
+	c := New(f, Options{Dial: f.dial, RPCTimeout: 200 * time.Millisecond, MinBackoff: 5 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, Seed: 1})
+	defer c.Close()
+	mustPut(t, c, nil, "a", "1") // caches region 1 led by store 1
+	bogus := &metapb.Peer{Id: 999, StoreId: 9}
+	f.injectAlways(1, &errorpb.Error{Message: "not leader", NotLeader: &errorpb.NotLeader{RegionId: 1, Leader: bogus}})
+	calls, reloads := f.callsTo(1), f.getRegionCount()
+
+	const deadline = 400 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	start := time.Now()
+	err := c.Put(ctx, []byte("b"), []byte("2"))
+	took := time.Since(start)
+	attempts, reloaded := f.callsTo(1)-calls, f.getRegionCount()-reloads
+	if err == nil || !strings.Contains(err.Error(), "region 1") || !strings.Contains(err.Error(), "not leader") {
+		t.Fatalf("put while store 1 names peer %v as leader = %v; want an error naming region 1 and the NotLeader", bogus, err)
+	}
+	if took > deadline+time.Second {
+		t.Errorf("put took %v with a %v deadline; want it to stop at the deadline", took, deadline)
+	}
+	// Back-off from 5 ms doubling: about 7 attempts fit in 400 ms; a client
+	// that retries without a pause makes hundreds.
+	if attempts < 2 || attempts > 20 {
+		t.Errorf("%d requests to store 1 in %v (seed 1); want between 2 and 20: the client must back off after a hint it cannot use", attempts, took)
+	}
+	if reloaded < attempts-1 {
+		t.Errorf("%d requests but %d region lookups at the scheduler; want the region reloaded after every unusable hint", attempts, reloaded)
+	}
+	if n := f.lookupsOf(9); n != 0 || f.callsTo(9) != 0 {
+		t.Errorf("the client asked the scheduler for store 9 %d times and sent it %d requests; want none: peer %v is not in the region", n, f.callsTo(9), bogus)
+	}
+}
+
+// TestNotLeaderHintOfANewPeerReloadsTheRegion: the leader moved to a peer
+// added after the client cached the region; the hint names it, the cache
+// does not know it, so the client reloads the region from the scheduler
+// (which knows the new peer) and reaches the leader.
+func TestNotLeaderHintOfANewPeerReloadsTheRegion(t *testing.T) {
+	f := threeRegions(t)
+	c := newTestClient(f)
+	mustPut(t, c, nil, "a", "1")
+	f.mu.Lock()
+	f.regions[1].Peers[1] = &metapb.Peer{Id: 250, StoreId: 2} // peer 102 replaced by 250 on store 2
+	f.regions[1].RegionEpoch.ConfVer += 2
+	f.leaders[1] = 2
+	f.mu.Unlock()
+	f.tellScheduler()
+	reloads := f.getRegionCount()
+	mustPut(t, c, nil, "b", "2")
+	mustGet(t, c, "b", "2")
+	if f.getRegionCount() == reloads {
+		t.Fatalf("the client reached the new leader without asking the scheduler; want a reload of region 1 after a hint naming a peer it does not cache")
+	}
+	if loc := c.Regions().lookup([]byte("b")); loc == nil || loc.Leader.GetId() != 250 {
+		t.Fatalf("after the reload the cache has %v for key b, want region 1 led by peer 250", loc)
 	}
 }
 

@@ -36,28 +36,34 @@ type fakeCluster struct {
 	// schedView is what the scheduler answers: region id → region and leader store.
 	schedView map[uint64]*metapb.Region
 	schedLead map[uint64]uint64
-	// inject holds region errors a store answers once, before checking.
+	// inject holds region errors a store answers once, before checking;
+	// always one it answers to every request.
 	inject map[uint64][]*errorpb.Error
+	always map[uint64]*errorpb.Error
 	calls  map[uint64]int // requests per store
 	// hintLeader: NotLeader carries the leader's peer (else no hint).
 	hintLeader bool
 
-	getStoreCalls int
-	ts            uint64
+	getStoreCalls  int
+	storeLookups   map[uint64]int // GetStore calls per store id
+	getRegionCalls int
+	ts             uint64
 }
 
 func newFakeCluster(t *testing.T) *fakeCluster {
 	return &fakeCluster{
-		t:          t,
-		srv:        server.NewServer(storage.NewMemStorage()),
-		regions:    make(map[uint64]*metapb.Region),
-		leaders:    make(map[uint64]uint64),
-		down:       make(map[uint64]bool),
-		schedView:  make(map[uint64]*metapb.Region),
-		schedLead:  make(map[uint64]uint64),
-		inject:     make(map[uint64][]*errorpb.Error),
-		calls:      make(map[uint64]int),
-		hintLeader: true,
+		t:            t,
+		srv:          server.NewServer(storage.NewMemStorage()),
+		regions:      make(map[uint64]*metapb.Region),
+		leaders:      make(map[uint64]uint64),
+		down:         make(map[uint64]bool),
+		schedView:    make(map[uint64]*metapb.Region),
+		schedLead:    make(map[uint64]uint64),
+		inject:       make(map[uint64][]*errorpb.Error),
+		always:       make(map[uint64]*errorpb.Error),
+		storeLookups: make(map[uint64]int),
+		calls:        make(map[uint64]int),
+		hintLeader:   true,
 	}
 }
 
@@ -124,6 +130,13 @@ func (f *fakeCluster) injectOnce(store uint64, e *errorpb.Error) {
 	f.inject[store] = append(f.inject[store], e)
 }
 
+// injectAlways makes store answer e to every request from now on.
+func (f *fakeCluster) injectAlways(store uint64, e *errorpb.Error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.always[store] = e
+}
+
 func (f *fakeCluster) callsTo(store uint64) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -135,6 +148,7 @@ func (f *fakeCluster) callsTo(store uint64) int {
 func (f *fakeCluster) GetRegion(_ context.Context, key []byte) (*metapb.Region, *metapb.Peer, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.getRegionCalls++
 	for id, r := range f.schedView {
 		if inRegion(key, r) {
 			leader := &metapb.Peer{}
@@ -151,7 +165,25 @@ func (f *fakeCluster) GetStore(_ context.Context, storeID uint64) (*metapb.Store
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.getStoreCalls++
-	return &metapb.Store{Id: storeID, Address: fmt.Sprintf("store-%d", storeID)}, nil
+	f.storeLookups[storeID]++
+	for _, r := range f.regions {
+		if findPeer(r, 0, storeID) != nil {
+			return &metapb.Store{Id: storeID, Address: fmt.Sprintf("store-%d", storeID)}, nil
+		}
+	}
+	return nil, fmt.Errorf("store %d not found", storeID)
+}
+
+func (f *fakeCluster) lookupsOf(storeID uint64) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.storeLookups[storeID]
+}
+
+func (f *fakeCluster) getRegionCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.getRegionCalls
 }
 
 func (f *fakeCluster) GetTS(context.Context) (uint64, error) {
@@ -178,6 +210,9 @@ func (f *fakeCluster) check(store uint64, rctx *kvrpcpb.Context, keys ...[]byte)
 	f.calls[store]++
 	if f.down[store] {
 		return nil, status.Errorf(codes.Unavailable, "store %d is down", store)
+	}
+	if e := f.always[store]; e != nil {
+		return e, nil
 	}
 	if q := f.inject[store]; len(q) > 0 {
 		f.inject[store] = q[1:]
