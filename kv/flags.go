@@ -66,7 +66,7 @@ func newFlagSet(conf *config.Config) (*flag.FlagSet, *string) {
 	fs.StringVar(&conf.StoreAddr, "addr", conf.StoreAddr, "address to listen on, host:port; other stores and clients reach this store there")
 	fs.StringVar(&conf.StatusAddr, "status-addr", conf.StatusAddr, "address of the HTTP status server (/metrics), host:port; empty for none")
 	fs.StringVar(&conf.DBPath, "path", conf.DBPath, "data directory, created if missing")
-	fs.StringVar(&conf.SchedulerAddr, "scheduler", conf.SchedulerAddr, "scheduler address, host:port (raft mode)")
+	fs.StringVar(&conf.SchedulerAddr, "scheduler", conf.SchedulerAddr, "scheduler address, host:port (raft mode); several members separated by commas")
 	fs.StringVar(&conf.LogLevel, "loglevel", conf.LogLevel, "log level: debug, info, warn, error or fatal (LOG_LEVEL sets the default)")
 	fs.Var(boolFunc(func(s string) error {
 		v, err := parseBool(s)

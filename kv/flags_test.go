@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +47,13 @@ func TestParseFlagsSetConfig(t *testing.T) {
 	if conf.LogLevel != "debug" {
 		t.Errorf("log level with LOG_LEVEL=debug = %q, want debug", conf.LogLevel)
 	}
+	conf, err = parseFlags([]string{"-scheduler", "127.0.0.1:2379, http://127.0.0.1:2381,127.0.0.1:2383"}, &bytes.Buffer{})
+	want := []string{"127.0.0.1:2379", "http://127.0.0.1:2381", "127.0.0.1:2383"}
+	if err != nil {
+		t.Errorf("-scheduler with three members: %v; want %q", err, want)
+	} else if !reflect.DeepEqual(conf.SchedulerAddrs(), want) {
+		t.Errorf("-scheduler with three members gave %q, want %q", conf.SchedulerAddrs(), want)
+	}
 	conf, err = parseFlags([]string{"-loglevel", "error"}, &bytes.Buffer{})
 	if err != nil || conf.LogLevel != "error" {
 		t.Errorf("-loglevel error with LOG_LEVEL=debug: level %q, err %v; want error (the flag wins)", conf.LogLevel, err)
@@ -62,6 +70,8 @@ func TestParseFlagsRefusesBadInput(t *testing.T) {
 		{[]string{"-addr", "no-port"}, "store address"},
 		{[]string{"-path", ""}, "data path is empty"},
 		{[]string{"-standalone=false", "-scheduler", "nowhere"}, "scheduler address"},
+		{[]string{"-scheduler", "127.0.0.1:2379,nowhere"}, "scheduler address \"nowhere\""},
+		{[]string{"-scheduler", " , "}, "no address"},
 		{[]string{"extra"}, "unexpected argument"},
 		{[]string{"-region-max-size", "lots"}, "size \"lots\""},
 		{[]string{"-region-max-size", "100B", "-region-split-size", "200B"}, "split size"},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/tinykv-lab/tinykv/kv/raftstore/scheduler_client"
@@ -12,11 +13,12 @@ import (
 // schedulerAttemptTimeout bounds one attempt to reach the scheduler.
 const schedulerAttemptTimeout = 3 * time.Second
 
-// connectScheduler connects the store to the scheduler at addr and waits,
-// with a log line per attempt, until it answers with its cluster id or ctx
-// ends.
-func connectScheduler(ctx context.Context, addr string) (scheduler_client.Client, error) {
-	sched, err := scheduler_client.NewClient([]string{addr}, client.Options{})
+// connectScheduler connects the store to the scheduler at addrs (its
+// members) and waits, with a log line per attempt, until it answers with
+// its cluster id or ctx ends.
+func connectScheduler(ctx context.Context, addrs []string) (scheduler_client.Client, error) {
+	addr := strings.Join(addrs, ",")
+	sched, err := scheduler_client.NewClient(addrs, client.Options{})
 	if err != nil {
 		return nil, err
 	}

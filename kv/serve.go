@@ -108,7 +108,7 @@ func newStorage(ctx context.Context, conf *config.Config) (storage.Storage, erro
 	if !conf.Raft {
 		return standalone_storage.NewStandAloneStorage(conf), nil
 	}
-	sched, err := connectScheduler(ctx, conf.SchedulerAddr)
+	sched, err := connectScheduler(ctx, conf.SchedulerAddrs())
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/tinykv-lab/tinykv/log"
@@ -22,7 +23,9 @@ type Config struct {
 	StatusAddr string
 	// Raft selects the raft store; false runs the standalone storage of project 1.
 	Raft bool
-	// SchedulerAddr is the scheduler's address (raft mode only).
+	// SchedulerAddr is the scheduler's address (raft mode only): host:port
+	// or http://host:port, or several of them separated by commas for a
+	// scheduler of several members.
 	SchedulerAddr string
 	// LogLevel is one of debug, info, warn, error, fatal.
 	LogLevel string
@@ -109,11 +112,29 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("store address %q: %v", c.StoreAddr, err)
 	}
 	if c.Raft {
-		if _, _, err := net.SplitHostPort(c.SchedulerAddr); err != nil {
-			return fmt.Errorf("scheduler address %q: %v", c.SchedulerAddr, err)
+		addrs := c.SchedulerAddrs()
+		if len(addrs) == 0 {
+			return fmt.Errorf("scheduler address %q: no address", c.SchedulerAddr)
+		}
+		for _, addr := range addrs {
+			if _, _, err := net.SplitHostPort(strings.TrimPrefix(addr, "http://")); err != nil {
+				return fmt.Errorf("scheduler address %q: %v", addr, err)
+			}
 		}
 	}
 	return nil
+}
+
+// SchedulerAddrs are the scheduler members of SchedulerAddr, one per
+// comma-separated part.
+func (c *Config) SchedulerAddrs() []string {
+	var addrs []string
+	for _, part := range strings.Split(c.SchedulerAddr, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			addrs = append(addrs, part)
+		}
+	}
+	return addrs
 }
 
 // NewDefaultConfig is the configuration of a tinykv-server.
