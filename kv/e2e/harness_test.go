@@ -106,6 +106,7 @@ scheduler-store-heartbeat-tick-interval = "200ms"
 // options shape a test cluster.
 type options struct {
 	stores           int
+	schedulers       int           // scheduler members (default 1)
 	maxStoreDownTime time.Duration // default 10m: no store is declared dead
 	regionMaxSize    string        // default: the servers'
 	regionSplitSize  string
@@ -136,7 +137,7 @@ func startCluster(t testing.TB, o options) *testCluster {
 		extra = append(extra, "-region-max-size", o.regionMaxSize, "-region-split-size", o.regionSplitSize)
 	}
 	c, err := local.New(local.Config{
-		BinDir: binDir, DataDir: dir, Stores: o.stores, StoreConfig: storeConfig,
+		BinDir: binDir, DataDir: dir, Stores: o.stores, Schedulers: o.schedulers, StoreConfig: storeConfig,
 		SchedulerConfig: fmt.Sprintf("[schedule]\npatrol-region-interval = \"100ms\"\nmax-store-down-time = %q\n[replication]\nmax-replicas = 3\n",
 			o.maxStoreDownTime.String()),
 		ExtraStoreArgs: extra,
@@ -152,7 +153,7 @@ func startCluster(t testing.TB, o options) *testCluster {
 	if err := c.Start(ctx); err != nil {
 		t.Fatalf("starting the cluster: %v", err)
 	}
-	tc.sched, err = schedclient.New([]string{c.Scheduler.Addr}, schedclient.Options{Timeout: 10 * time.Second})
+	tc.sched, err = schedclient.New(c.SchedulerAddrs(), schedclient.Options{Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatalf("scheduler client: %v", err)
 	}

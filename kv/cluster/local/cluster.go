@@ -22,11 +22,16 @@ type Config struct {
 	DataDir string
 	// Stores is the number of tinykv-server processes.
 	Stores int
+	// Schedulers is the number of tinyscheduler-server members (default 1);
+	// with several, etcd elects the one that serves and every store is
+	// given them all.
+	Schedulers int
 	// Host is the address every process listens on (default 127.0.0.1).
 	Host string
-	// SchedulerPort and SchedulerPeerPort are the scheduler's client and
-	// peer ports; StorePorts the stores' (one per store). Zero ports are
-	// chosen free.
+	// SchedulerPort and SchedulerPeerPort are the (first) scheduler
+	// member's client and peer ports; StorePorts the stores' (one per
+	// store). Zero ports, and the ports of the other members, are chosen
+	// free.
 	SchedulerPort, SchedulerPeerPort int
 	StorePorts                       []int
 	// StatusPorts are the stores' HTTP status ports (/metrics), one per
@@ -68,9 +73,11 @@ max-replicas = 3
 
 // Cluster is a local cluster's processes.
 type Cluster struct {
-	cfg       Config
-	Scheduler *Proc
-	Stores    []*Proc // Stores[i] is the (i+1)th store process (not the store id)
+	cfg Config
+	// Scheduler is the first scheduler member; Schedulers are all of them.
+	Scheduler  *Proc
+	Schedulers []*Proc
+	Stores     []*Proc // Stores[i] is the (i+1)th store process (not the store id)
 }
 
 // New prepares a cluster: it creates the directories, writes the config
@@ -84,6 +91,12 @@ func New(cfg Config) (*Cluster, error) {
 	}
 	if cfg.Stores <= 0 {
 		return nil, fmt.Errorf("a cluster needs at least one store, got %d", cfg.Stores)
+	}
+	if cfg.Schedulers == 0 {
+		cfg.Schedulers = 1
+	}
+	if cfg.Schedulers < 0 {
+		return nil, fmt.Errorf("a cluster needs at least one scheduler member, got %d", cfg.Schedulers)
 	}
 	if len(cfg.StorePorts) != 0 && len(cfg.StorePorts) != cfg.Stores {
 		return nil, fmt.Errorf("%d store ports for %d stores", len(cfg.StorePorts), cfg.Stores)
@@ -115,20 +128,39 @@ func New(cfg Config) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{cfg: cfg}
-	schedAddr := net.JoinHostPort(cfg.Host, strconv.Itoa(ports[0]))
-	peerURL := "http://" + net.JoinHostPort(cfg.Host, strconv.Itoa(ports[1]))
-	c.Scheduler = &Proc{
-		Name: "scheduler", Bin: schedBin, Addr: schedAddr, LogPath: filepath.Join(logDir, "scheduler.log"),
-		Args: []string{"-name", "scheduler", "-data-dir", filepath.Join(cfg.DataDir, "scheduler"),
-			"-client-urls", "http://" + schedAddr, "-peer-urls", peerURL,
-			"-initial-cluster", "scheduler=" + peerURL,
-			"-config", schedConfig, "-L", cfg.LogLevel},
+	// One member is "scheduler" (as the launcher's data directories have
+	// always been named); several are scheduler-1, scheduler-2, ...
+	names := []string{"scheduler"}
+	if cfg.Schedulers > 1 {
+		names = names[:0]
+		for i := 1; i <= cfg.Schedulers; i++ {
+			names = append(names, fmt.Sprintf("scheduler-%d", i))
+		}
 	}
+	var initial, schedAddrs []string
+	for i, name := range names {
+		peerURL := "http://" + net.JoinHostPort(cfg.Host, strconv.Itoa(ports[2*i+1]))
+		initial = append(initial, name+"="+peerURL)
+	}
+	for i, name := range names {
+		addr := net.JoinHostPort(cfg.Host, strconv.Itoa(ports[2*i]))
+		peerURL := "http://" + net.JoinHostPort(cfg.Host, strconv.Itoa(ports[2*i+1]))
+		c.Schedulers = append(c.Schedulers, &Proc{
+			Name: name, Bin: schedBin, Addr: addr, LogPath: filepath.Join(logDir, name+".log"),
+			Args: []string{"-name", name, "-data-dir", filepath.Join(cfg.DataDir, name),
+				"-client-urls", "http://" + addr, "-peer-urls", peerURL,
+				"-initial-cluster", strings.Join(initial, ","),
+				"-config", schedConfig, "-L", cfg.LogLevel},
+		})
+		schedAddrs = append(schedAddrs, addr)
+	}
+	c.Scheduler = c.Schedulers[0]
+	base := 2 * cfg.Schedulers
 	for i := 0; i < cfg.Stores; i++ {
-		addr := net.JoinHostPort(cfg.Host, strconv.Itoa(ports[2+i]))
-		status := net.JoinHostPort(cfg.Host, strconv.Itoa(ports[2+cfg.Stores+i]))
+		addr := net.JoinHostPort(cfg.Host, strconv.Itoa(ports[base+i]))
+		status := net.JoinHostPort(cfg.Host, strconv.Itoa(ports[base+cfg.Stores+i]))
 		name := fmt.Sprintf("store-%d", i+1)
-		args := []string{"-addr", addr, "-status-addr", status, "-path", filepath.Join(cfg.DataDir, name), "-scheduler", schedAddr,
+		args := []string{"-addr", addr, "-status-addr", status, "-path", filepath.Join(cfg.DataDir, name), "-scheduler", strings.Join(schedAddrs, ","),
 			"-config", storeConfig, "-loglevel", cfg.LogLevel}
 		c.Stores = append(c.Stores, &Proc{
 			Name: name, Bin: storeBin, Addr: addr, StatusAddr: status, LogPath: filepath.Join(logDir, name+".log"),
@@ -138,16 +170,21 @@ func New(cfg Config) (*Cluster, error) {
 	return c, nil
 }
 
-// choosePorts returns the scheduler's client and peer ports, one per store,
-// then one status port per store: the configured ones (which must be free)
-// or free ones.
+// choosePorts returns each scheduler member's client and peer ports, one
+// port per store, then one status port per store: the configured ones
+// (which must be free) or free ones.
 func choosePorts(cfg Config) ([]int, error) {
-	want := append([]int{cfg.SchedulerPort, cfg.SchedulerPeerPort}, cfg.StorePorts...)
-	for len(want) < 2+cfg.Stores {
+	want := []int{cfg.SchedulerPort, cfg.SchedulerPeerPort}
+	for len(want) < 2*cfg.Schedulers {
+		want = append(want, 0)
+	}
+	base := len(want)
+	want = append(want, cfg.StorePorts...)
+	for len(want) < base+cfg.Stores {
 		want = append(want, 0)
 	}
 	want = append(want, cfg.StatusPorts...)
-	for len(want) < 2+2*cfg.Stores {
+	for len(want) < base+2*cfg.Stores {
 		want = append(want, 0)
 	}
 	var held []net.Listener
@@ -168,9 +205,19 @@ func choosePorts(cfg Config) ([]int, error) {
 	return ports, nil
 }
 
-// Procs are all processes, the scheduler first.
+// Procs are all processes, the scheduler members first.
 func (c *Cluster) Procs() []*Proc {
-	return append([]*Proc{c.Scheduler}, c.Stores...)
+	return append(append([]*Proc{}, c.Schedulers...), c.Stores...)
+}
+
+// SchedulerAddrs are the client addresses (host:port) of every scheduler
+// member.
+func (c *Cluster) SchedulerAddrs() []string {
+	var addrs []string
+	for _, p := range c.Schedulers {
+		addrs = append(addrs, p.Addr)
+	}
+	return addrs
 }
 
 // OnUnexpectedExit installs f to hear of every exit that Stop or Kill did
@@ -183,15 +230,21 @@ func (c *Cluster) OnUnexpectedExit(f func(p *Proc, err error)) {
 	}
 }
 
-// Start starts the scheduler, waits until its port accepts connections,
-// then starts every store. A process that fails to start stops the others.
+// Start starts the scheduler members, waits until their ports accept
+// connections, then starts every store. A process that fails to start
+// stops the others.
 func (c *Cluster) Start(ctx context.Context) error {
-	if err := c.Scheduler.Start(); err != nil {
-		return err
+	for _, s := range c.Schedulers {
+		if err := s.Start(); err != nil {
+			c.Stop()
+			return err
+		}
 	}
-	if err := WaitListening(ctx, c.Scheduler); err != nil {
-		c.Stop()
-		return err
+	for _, s := range c.Schedulers {
+		if err := WaitListening(ctx, s); err != nil {
+			c.Stop()
+			return err
+		}
 	}
 	for _, s := range c.Stores {
 		if err := s.Start(); err != nil {
@@ -224,8 +277,8 @@ func WaitListening(ctx context.Context, p *Proc) error {
 const stopTimeout = 20 * time.Second
 
 // Stop stops every process cleanly, the stores first (each stops while the
-// scheduler is still there), then the scheduler. It returns the processes
-// that did not exit cleanly.
+// scheduler is still there), then the scheduler members. It returns the
+// processes that did not exit cleanly.
 func (c *Cluster) Stop() error {
 	var errs []string
 	for _, s := range c.Stores {
@@ -233,8 +286,10 @@ func (c *Cluster) Stop() error {
 			errs = append(errs, fmt.Sprintf("%s: %v", s.Name, err))
 		}
 	}
-	if err := c.Scheduler.Stop(stopTimeout); err != nil {
-		errs = append(errs, fmt.Sprintf("%s: %v", c.Scheduler.Name, err))
+	for _, s := range c.Schedulers {
+		if err := s.Stop(stopTimeout); err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", s.Name, err))
+		}
 	}
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))
