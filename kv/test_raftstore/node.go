@@ -54,6 +54,9 @@ type NodeSimulator struct {
 	waitMu      sync.Mutex
 	waiting     map[*message.Callback]sentCommand
 	incarnation map[uint64]int
+	// crashed is the incarnation of each store that last crashed (see
+	// crash.go): its answers are not taken.
+	crashed map[uint64]int
 }
 
 // sentCommand is a command handed to a store.
@@ -66,7 +69,7 @@ type sentCommand struct {
 
 // NewNodeSimulator makes a simulator with no store running.
 func NewNodeSimulator(schedulerClient scheduler_client.Client) *NodeSimulator {
-	return &NodeSimulator{
+	s := &NodeSimulator{
 		nodes:           make(map[uint64]*raftstore.Node),
 		routers:         make(map[uint64]message.RaftRouter),
 		trans:           NewMockTransport(),
@@ -74,7 +77,10 @@ func NewNodeSimulator(schedulerClient scheduler_client.Client) *NodeSimulator {
 		shutdown:        make(chan struct{}),
 		waiting:         make(map[*message.Callback]sentCommand),
 		incarnation:     make(map[uint64]int),
+		crashed:         make(map[uint64]int),
 	}
+	s.trans.crashes.onFire = s.fireCrash
+	return s
 }
 
 // RunStore starts a node over engines, with its snapshot directory in
@@ -87,7 +93,7 @@ func (s *NodeSimulator) RunStore(cfg *config.Config, engines *engine_util.Engine
 	if err := snapMgr.Init(); err != nil {
 		return err
 	}
-	node := raftstore.NewNode(system, cfg, s.schedulerClient)
+	node := raftstore.NewNode(system, cfg, &crashAwareScheduler{Client: s.schedulerClient, dead: s.trans.crashes.isDead})
 	if err := node.Start(ctx, engines, s.trans, snapMgr); err != nil {
 		return err
 	}
@@ -108,25 +114,37 @@ func (s *NodeSimulator) RunStore(cfg *config.Config, engines *engine_util.Engine
 
 // StopStore disconnects a store and stops its node.
 func (s *NodeSimulator) StopStore(storeID uint64) {
+	if !s.stopIfRunning(storeID) {
+		failNow("stop store %d: it is not running", storeID)
+	}
+}
+
+// stopIfRunning stops a store if it runs, and tells whether it did.
+func (s *NodeSimulator) stopIfRunning(storeID uint64) bool {
 	s.mu.Lock()
 	node := s.nodes[storeID]
 	delete(s.nodes, storeID)
 	delete(s.routers, storeID)
 	s.mu.Unlock()
 	if node == nil {
-		failNow("stop store %d: it is not running", storeID)
+		return false
 	}
 	s.trans.RemoveStore(storeID)
 	node.Stop()
+	return true
 }
 
 // stopAll stops every store and the network; delayed messages are dropped
-// and late answers discarded.
+// and late answers discarded. Crashes still armed are dropped, and the
+// stop of the stores that crashed is waited for.
 func (s *NodeSimulator) stopAll() {
+	s.trans.crashes.disarm()
+	s.trans.crashes.waitStopped()
 	for _, id := range s.GetStoreIds() {
-		s.StopStore(id)
+		s.stopIfRunning(id)
 	}
 	s.trans.close()
+	s.trans.crashes.waitStopped()
 	close(s.shutdown)
 	s.late.Wait()
 }
@@ -166,7 +184,8 @@ func (s *NodeSimulator) callCommandOnStore(storeID uint64, request *raft_cmdpb.R
 	}
 	cb := message.NewCallback()
 	s.waitMu.Lock()
-	s.waiting[cb] = sentCommand{storeID: storeID, incarnation: s.incarnation[storeID], at: time.Now(), what: describeCommand(request)}
+	incarnation := s.incarnation[storeID]
+	s.waiting[cb] = sentCommand{storeID: storeID, incarnation: incarnation, at: time.Now(), what: describeCommand(request)}
 	s.waitMu.Unlock()
 	if err := router.SendRaftCommand(request, cb); err != nil {
 		s.answered(cb)
@@ -178,6 +197,12 @@ func (s *NodeSimulator) callCommandOnStore(storeID uint64, request *raft_cmdpb.R
 		return nil, nil, true
 	}
 	s.answered(cb)
+	if s.answerLost(storeID, incarnation) {
+		// The store crashed before the answer was taken: a dead process
+		// answers nobody, and the answer may rest on dropped writes.
+		discardTxn(cb.Txn)
+		return nil, nil, true
+	}
 	return resp, cb.Txn, true
 }
 

@@ -33,6 +33,8 @@ type MockTransport struct {
 	stats transportStats
 	// checks watches the messages for what a store must never do.
 	checks *invariants
+	// crashes cuts off crashed stores and fires armed crashes (crash.go).
+	crashes crashSwitch
 }
 
 // transportStats counts what went through the network.
@@ -98,7 +100,7 @@ func (t *MockTransport) ClearFilters() {
 // receiving store is not running or a snapshot could not be copied.
 func (t *MockTransport) Send(msg *raft_serverpb.RaftMessage) error {
 	t.stats.sent.Add(1)
-	if !t.checks.onSend(msg) {
+	if t.crashes.cut(msg) || !t.checks.onSend(msg) {
 		t.stats.dropped.Add(1)
 		return nil
 	}
@@ -165,6 +167,10 @@ func (t *MockTransport) deliverLater(msg *raft_serverpb.RaftMessage, delay time.
 // while the router works: a router that blocks must not stop the others.
 func (t *MockTransport) deliver(msg *raft_serverpb.RaftMessage) error {
 	toStore := msg.GetToPeer().GetStoreId()
+	if t.crashes.isDead(toStore) {
+		t.stats.dropped.Add(1)
+		return nil
+	}
 	t.mu.RLock()
 	router := t.routers[toStore]
 	t.mu.RUnlock()
@@ -177,6 +183,7 @@ func (t *MockTransport) deliver(msg *raft_serverpb.RaftMessage) error {
 	}
 	t.stats.delivered.Add(1)
 	t.stats.bytes.Add(int64(msg.Size()))
+	t.crashes.delivered(msg)
 	return nil
 }
 

@@ -343,7 +343,7 @@ func (w *tableWriter) finish(complete bool) error {
 
 // ingestTables hands the tables to badger in one call.
 func ingestTables(db *badger.DB, paths []string) error {
-	if len(paths) == 0 {
+	if len(paths) == 0 || engine_util.DropWrite(db) {
 		return nil
 	}
 	files := make([]*os.File, 0, len(paths))

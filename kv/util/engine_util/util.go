@@ -42,6 +42,9 @@ func GetCFFromTxn(txn *badger.Txn, cf string, key []byte) (val []byte, err error
 
 // PutCF writes one key of column family cf.
 func PutCF(engine *badger.DB, cf string, key []byte, val []byte) error {
+	if DropWrite(engine) {
+		return nil
+	}
 	return engine.Update(func(txn *badger.Txn) error {
 		return txn.Set(KeyWithCF(cf, key), val)
 	})
@@ -49,6 +52,9 @@ func PutCF(engine *badger.DB, cf string, key []byte, val []byte) error {
 
 // DeleteCF deletes one key of column family cf.
 func DeleteCF(engine *badger.DB, cf string, key []byte) error {
+	if DropWrite(engine) {
+		return nil
+	}
 	return engine.Update(func(txn *badger.Txn) error {
 		return txn.Delete(KeyWithCF(cf, key))
 	})
@@ -80,6 +86,9 @@ func PutMeta(engine *badger.DB, key []byte, msg proto.Message) error {
 	if err != nil {
 		return errors.Annotatef(err, "encode meta %x", key)
 	}
+	if DropWrite(engine) {
+		return nil
+	}
 	return engine.Update(func(txn *badger.Txn) error {
 		return txn.Set(key, val)
 	})
@@ -109,7 +118,9 @@ func deleteRangeCF(db *badger.DB, cf string, startKey, endKey []byte) error {
 		if err != nil {
 			return err
 		}
-		if len(keys) == 0 {
+		// A crashed database drops the deletion: stop, or the same keys
+		// would be collected forever.
+		if len(keys) == 0 || DropWrite(db) {
 			return nil
 		}
 		if err := DeleteKeys(db, keys); err != nil {
@@ -121,6 +132,9 @@ func deleteRangeCF(db *badger.DB, cf string, startKey, endKey []byte) error {
 // DeleteKeys deletes raw badger keys (no column family added) in one
 // transaction; callers keep the list small enough for one.
 func DeleteKeys(db *badger.DB, keys [][]byte) error {
+	if DropWrite(db) {
+		return nil
+	}
 	return db.Update(func(txn *badger.Txn) error {
 		for _, key := range keys {
 			if err := txn.Delete(key); err != nil {

@@ -1,0 +1,134 @@
+package engine_util
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/Connor1996/badger"
+)
+
+// Simulated crashes, for tests that crash a store inside the test process.
+//
+// A process that dies writes nothing more, but a store stopped in-process
+// finishes what it was doing: the Ready being handled is saved, the
+// workers' tasks complete. To model the death of the process at one
+// instant, a test crashes the store's engines at that instant:
+//
+//	engine_util.Crash(kv, raft)          // the process dies: writes hang
+//	engine_util.ReleaseCrashed(kv, raft) // hung and later writes are dropped
+//	... stop the store's goroutines ...
+//	engine_util.Revive(kv, raft)         // the store restarts over them
+//
+// After Crash every write through this package to those databases
+// (WriteBatch.WriteToDB, PutCF, DeleteCF, PutMeta, DeleteKeys, DeleteRange)
+// and every write path outside it that asks DropWrite first (snapshot
+// ingestion) waits, so the goroutine that wrote makes no progress, as in a
+// dead process. ReleaseCrashed lets those writes return, and the later
+// ones at once, reporting success and writing nothing: the dead store's
+// goroutines can then run to their end and be stopped, and what they did
+// after the crash never reaches the engines. (An error would not do: a
+// process cannot see its own death, and the raftstore panics on a failed
+// write.) Revive lets writes through again.
+//
+// What this models: the process dying at that instant, with every write
+// that badger accepted before it surviving (badger syncs its writes). What
+// it does not model: losing writes that were accepted but not yet on disk
+// (a machine crash with write caching), a write torn inside one badger
+// transaction, or files written outside the engines (snapshot files in the
+// snap directory). Reads are not affected.
+//
+// The crash state is per database and costs production code one atomic
+// load per write.
+
+// crashGate is the state of one crashed database: writes wait until
+// released is closed, then they are dropped.
+type crashGate struct {
+	released chan struct{}
+	once     sync.Once
+}
+
+func (g *crashGate) release() {
+	g.once.Do(func() { close(g.released) })
+}
+
+var (
+	// crashMu serialises the changes of crashed, which is replaced whole
+	// (copy on write) so that writers read it with one atomic load.
+	crashMu sync.Mutex
+	// crashed maps each crashed database to its gate; nil when none is.
+	crashed atomic.Pointer[map[*badger.DB]*crashGate]
+)
+
+// Crash makes every later write to dbs hang without writing, as if the
+// process owning them had died at this instant. A database already crashed
+// stays as it is.
+func Crash(dbs ...*badger.DB) {
+	updateCrashed(func(m map[*badger.DB]*crashGate) {
+		for _, db := range dbs {
+			if m[db] == nil {
+				m[db] = &crashGate{released: make(chan struct{})}
+			}
+		}
+	})
+}
+
+// ReleaseCrashed lets the writes hung on crashed dbs return, and makes the
+// later ones return at once: all report success and write nothing. A
+// database that is not crashed is left alone.
+func ReleaseCrashed(dbs ...*badger.DB) {
+	if m := crashed.Load(); m != nil {
+		for _, db := range dbs {
+			if g := (*m)[db]; g != nil {
+				g.release()
+			}
+		}
+	}
+}
+
+// Revive ends the crash of dbs: writes reach them again. Writes still hung
+// from the crash are dropped.
+func Revive(dbs ...*badger.DB) {
+	updateCrashed(func(m map[*badger.DB]*crashGate) {
+		for _, db := range dbs {
+			if g := m[db]; g != nil {
+				g.release()
+				delete(m, db)
+			}
+		}
+	})
+}
+
+// updateCrashed applies change to a copy of the crashed map and publishes it.
+func updateCrashed(change func(map[*badger.DB]*crashGate)) {
+	crashMu.Lock()
+	defer crashMu.Unlock()
+	next := make(map[*badger.DB]*crashGate)
+	if m := crashed.Load(); m != nil {
+		for db, g := range *m {
+			next[db] = g
+		}
+	}
+	change(next)
+	if len(next) == 0 {
+		crashed.Store(nil)
+		return
+	}
+	crashed.Store(&next)
+}
+
+// DropWrite is asked by a write path before it writes to db. It returns
+// false at once when db is not crashed (always, outside crash tests). When
+// db is crashed it waits until the crash is released and returns true: the
+// caller must then skip the write and report success.
+func DropWrite(db *badger.DB) bool {
+	m := crashed.Load()
+	if m == nil {
+		return false
+	}
+	g := (*m)[db]
+	if g == nil {
+		return false
+	}
+	<-g.released
+	return true
+}

@@ -1,0 +1,111 @@
+package engine_util
+
+import (
+	"testing"
+	"time"
+
+	"github.com/Connor1996/badger"
+	"github.com/tinykv-lab/tinykv/proto/pkg/eraftpb"
+)
+
+// writeAll puts key through every write path of the package that puts,
+// and deletes the key "old" of CfWrite through every one that deletes.
+func writeAll(db *badger.DB, key string) []error {
+	wb := new(WriteBatch)
+	wb.SetCF(CfDefault, []byte(key), []byte("lost"))
+	old := []byte("old")
+	return []error{
+		wb.WriteToDB(db),
+		PutCF(db, CfLock, []byte(key), []byte("lost")),
+		PutMeta(db, []byte("meta_"+key), &eraftpb.Entry{Index: 1}),
+		DeleteCF(db, CfWrite, old),
+		DeleteKeys(db, [][]byte{KeyWithCF(CfWrite, old)}),
+		DeleteRange(db, old, []byte("old\x00")),
+	}
+}
+
+// mustNotHold fails unless none of the keys writeAll puts is in db.
+func mustNotHold(t *testing.T, db *badger.DB, key string) {
+	t.Helper()
+	for _, cf := range []string{CfDefault, CfLock} {
+		if v, err := GetCF(db, cf, []byte(key)); err != badger.ErrKeyNotFound {
+			t.Errorf("key %q of cf %s written after the crash reads as %q, %v: the write reached the database", key, cf, v, err)
+		}
+	}
+	if err := GetMeta(db, []byte("meta_"+key), new(eraftpb.Entry)); err != badger.ErrKeyNotFound {
+		t.Errorf("meta key of %q written after the crash: %v, want ErrKeyNotFound (the write reached the database)", key, err)
+	}
+}
+
+// A crashed database: writes hang, then are dropped with success; a
+// revived one takes writes again; other databases never notice.
+func TestCrashHangsThenDropsWrites(t *testing.T) {
+	db, other := openTestDB(t), openTestDB(t)
+	if err := PutCF(db, CfWrite, []byte("old"), []byte("kept")); err != nil {
+		t.Fatal(err)
+	}
+	Crash(db)
+	defer Revive(db)
+
+	done := make(chan []error, 1)
+	go func() { done <- writeAll(db, "k") }()
+	select {
+	case errs := <-done:
+		t.Fatalf("a write to a crashed database returned before the crash was released (errors %v): it must hang", errs)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if err := PutCF(other, CfDefault, []byte("k"), []byte("v")); err != nil {
+		t.Fatalf("a write to a database that did not crash: %v", err)
+	}
+
+	ReleaseCrashed(db)
+	select {
+	case errs := <-done:
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("write path %d on a released crashed database: %v, want a silent success", i, err)
+			}
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("writes hung on a crashed database did not return within 5s of ReleaseCrashed")
+	}
+	for i, err := range writeAll(db, "k2") {
+		if err != nil {
+			t.Errorf("write path %d after ReleaseCrashed: %v, want a silent success", i, err)
+		}
+	}
+	mustNotHold(t, db, "k")
+	mustNotHold(t, db, "k2")
+	if v, err := GetCF(db, CfWrite, []byte("old")); err != nil || string(v) != "kept" {
+		t.Errorf("key written before the crash reads as %q, %v; want \"kept\" (the deletes after the crash must be dropped)", v, err)
+	}
+
+	Revive(db)
+	if DropWrite(db) {
+		t.Fatal("DropWrite on a revived database: true, want false")
+	}
+	if err := PutCF(db, CfDefault, []byte("k3"), []byte("v3")); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := GetCF(db, CfDefault, []byte("k3")); err != nil || string(v) != "v3" {
+		t.Errorf("a write after Revive reads as %q, %v; want v3", v, err)
+	}
+}
+
+// Revive alone also ends the writes hung on a crash (dropped).
+func TestReviveReleasesHungWrites(t *testing.T) {
+	db := openTestDB(t)
+	Crash(db)
+	done := make(chan error, 1)
+	go func() { done <- PutCF(db, CfDefault, []byte("k"), []byte("v")) }()
+	time.Sleep(20 * time.Millisecond)
+	Revive(db)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("hung write after Revive: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a write hung on a crash did not return within 5s of Revive")
+	}
+}
