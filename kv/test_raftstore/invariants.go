@@ -25,6 +25,8 @@ import (
 //   - disagree on a committed entry: the term of every committed index the
 //     leaders announce is recorded, and two different terms for one index
 //     break log matching (the record also lets tests check truncated terms).
+// It also records the peers that act as leader in each term (tests check
+// election safety with it: one leader per term).
 
 const (
 	// repeatLimit is how many identical messages a store may send within
@@ -56,6 +58,9 @@ type invariants struct {
 
 	// committed[region][index] is the term of the committed entry at index.
 	committed map[uint64]map[uint64]uint64
+	// leaders[region][term] are the peers that sent what only a leader
+	// sends (append, heartbeat, snapshot) in that term, in order, once each.
+	leaders map[uint64]map[uint64][]uint64
 }
 
 func newInvariants() *invariants {
@@ -64,6 +69,7 @@ func newInvariants() *invariants {
 		repeats:   make(map[msgFingerprint]int),
 		inFlight:  make(map[uint64]int),
 		committed: make(map[uint64]map[uint64]uint64),
+		leaders:   make(map[uint64]map[uint64][]uint64),
 	}
 }
 
@@ -108,7 +114,10 @@ func (v *invariants) onSend(msg *raft_serverpb.RaftMessage) bool {
 			v.checkPersisted(msg, "a granted vote", true)
 		}
 	case eraftpb.MessageType_MsgAppend:
+		v.recordLeader(msg)
 		v.recordCommitted(msg)
+	case eraftpb.MessageType_MsgHeartbeat, eraftpb.MessageType_MsgSnapshot:
+		v.recordLeader(msg)
 	}
 	return true
 }
@@ -246,4 +255,44 @@ func (v *invariants) committedTerm(regionID, index uint64) (uint64, bool) {
 	defer v.mu.Unlock()
 	term, ok := v.committed[regionID][index]
 	return term, ok
+}
+
+// recordLeader notes the sender of a leader's message as a leader of the
+// message's term.
+func (v *invariants) recordLeader(msg *raft_serverpb.RaftMessage) {
+	m := msg.GetMessage()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	terms := v.leaders[msg.RegionId]
+	if terms == nil {
+		terms = make(map[uint64][]uint64)
+		v.leaders[msg.RegionId] = terms
+	}
+	for _, peer := range terms[m.GetTerm()] {
+		if peer == m.GetFrom() {
+			return
+		}
+	}
+	terms[m.GetTerm()] = append(terms[m.GetTerm()], m.GetFrom())
+}
+
+// leadersOf lists the peers seen leading the region in term (more than one
+// breaks election safety).
+func (v *invariants) leadersOf(regionID, term uint64) []uint64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return append([]uint64(nil), v.leaders[regionID][term]...)
+}
+
+// latestLeader is the peer seen leading the region in the highest term so
+// far, and that term (0, 0 before any).
+func (v *invariants) latestLeader(regionID uint64) (peer, term uint64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for t, peers := range v.leaders[regionID] {
+		if t > term {
+			peer, term = peers[0], t
+		}
+	}
+	return peer, term
 }
