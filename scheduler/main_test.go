@@ -54,6 +54,7 @@ func TestBadFlagsAndConfig(t *testing.T) {
 		{[]string{"-config", write("unknown.toml", "nmae = \"x\"\n")}, "nmae"},
 		{[]string{"-config", write("replicas.toml", "[replication]\nmax-replicas = 0\n")}, "max-replicas"},
 		{[]string{"-config", write("down.toml", "[schedule]\nmax-store-down-time = \"soon\"\n")}, "max-store-down-time"},
+		{[]string{"-config", write("disconnect.toml", "[schedule]\nstore-disconnect-time = \"0s\"\n")}, "store-disconnect-time"},
 		{[]string{"extra"}, "extra"},
 	} {
 		var stderr bytes.Buffer
@@ -68,7 +69,7 @@ func TestBadFlagsAndConfig(t *testing.T) {
 func TestConfigFileAndFlags(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "s.toml")
-	text := "name = \"file\"\nlease = 5\n[schedule]\nmax-store-down-time = \"1m\"\n[replication]\nmax-replicas = 5\n"
+	text := "name = \"file\"\nlease = 5\n[schedule]\nmax-store-down-time = \"1m\"\nstore-disconnect-time = \"3s\"\n[replication]\nmax-replicas = 5\n"
 	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -76,9 +77,10 @@ func TestConfigFileAndFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Name != "flag" || cfg.LeaderLease != 5 || cfg.Schedule.MaxStoreDownTime.Duration != time.Minute || cfg.Replication.MaxReplicas != 5 {
-		t.Fatalf("config: name %q lease %d max-store-down-time %v max-replicas %d; want flag, 5, 1m, 5",
-			cfg.Name, cfg.LeaderLease, cfg.Schedule.MaxStoreDownTime.Duration, cfg.Replication.MaxReplicas)
+	if cfg.Name != "flag" || cfg.LeaderLease != 5 || cfg.Schedule.MaxStoreDownTime.Duration != time.Minute ||
+		cfg.Schedule.StoreDisconnectTime.Duration != 3*time.Second || cfg.Replication.MaxReplicas != 5 {
+		t.Fatalf("config: name %q lease %d max-store-down-time %v store-disconnect-time %v max-replicas %d; want flag, 5, 1m, 3s, 5",
+			cfg.Name, cfg.LeaderLease, cfg.Schedule.MaxStoreDownTime.Duration, cfg.Schedule.StoreDisconnectTime.Duration, cfg.Replication.MaxReplicas)
 	}
 	if cfg.DataDir != "default.flag" || cfg.InitialCluster != "flag=http://127.0.0.1:2380" {
 		t.Fatalf("derived settings: data-dir %q initial-cluster %q", cfg.DataDir, cfg.InitialCluster)
