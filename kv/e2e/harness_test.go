@@ -110,6 +110,9 @@ type options struct {
 	maxStoreDownTime time.Duration // default 10m: no store is declared dead
 	regionMaxSize    string        // default: the servers'
 	regionSplitSize  string
+	// beforeStart, when set, may change the processes' command lines
+	// before anything starts.
+	beforeStart func(*local.Cluster)
 }
 
 // testCluster is a cluster of real processes for one test.
@@ -148,6 +151,9 @@ func startCluster(t testing.TB, o options) *testCluster {
 	}
 	tc := &testCluster{t: t, Cluster: c, dir: dir}
 	t.Cleanup(tc.cleanup)
+	if o.beforeStart != nil {
+		o.beforeStart(c)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := c.Start(ctx); err != nil {
