@@ -34,9 +34,11 @@ import (
 // Then the store is stopped; its engines hold exactly what reached them
 // before the crash. StartServer restarts it from there.
 //
-// Two ways to crash a store:
+// Three ways to crash a store:
 //
 //	cluster.CrashServer(3) // now (at a random moment: call it after a seeded sleep)
+//
+//	cluster.CrashServerBeforeWrite(3, n) // just before its nth engine write from now
 //
 //	crash := cluster.CrashServerAfter(2, AfterAck(2, regionID, PutOf(key)))
 //	cluster.MustPut(key, value) // store 2 acknowledges key's entry and dies
@@ -58,6 +60,10 @@ import (
 // badger's own background work (flushes, compactions) goes on; the engines
 // stay open across the restart, as with StopServer.
 
+// CrashServerBeforeWrite is the same for the random points of a store's
+// own work, replayable from a seed: a test draws n from the cluster's
+// generator. The writes of both engines count, workers' included.
+
 // CrashTrigger looks at each message the network delivers (in delivery
 // order; calls are serialised) and returns true for the one right after
 // which the armed store crashes. It is called until it fires once.
@@ -73,7 +79,8 @@ type Crash struct {
 	// fired is closed at the instant of the crash, done once the store is
 	// stopped.
 	fired, done chan struct{}
-	// at is the message after which the store crashed.
+	// at is the message after which the store crashed (nil for a crash
+	// before a write).
 	at *raft_serverpb.RaftMessage
 }
 
@@ -100,7 +107,8 @@ func (cr *Crash) Fired() bool {
 	}
 }
 
-// Message is the message after which the store crashed (nil before).
+// Message is the message after which the store crashed (nil before, and
+// for a crash before a write).
 func (cr *Crash) Message() *raft_serverpb.RaftMessage {
 	if !cr.Fired() {
 		return nil
@@ -147,6 +155,32 @@ func (c *Cluster) CrashServerAfter(storeID uint64, trigger CrashTrigger) *Crash 
 	}
 	log.Infof("[msg] store=%d the test arms a crash of the store", storeID)
 	sim.trans.crashes.arm(cr)
+	return cr
+}
+
+// CrashServerBeforeWrite arms a crash of a store just before its nth
+// engine write (n >= 1, counting the writes to both its engines from now):
+// that write and everything after it is lost. The store is then stopped in
+// the background (Wait for it before StartServer).
+func (c *Cluster) CrashServerBeforeWrite(storeID uint64, n int64) *Crash {
+	c.checkRunning("CrashServerBeforeWrite")
+	sim := c.nodeSimulator("CrashServerBeforeWrite")
+	engines := c.engines[storeID]
+	if engines == nil {
+		failNow("cluster %s: CrashServerBeforeWrite: no store %d (stores are 1..%d)", c.label(), storeID, c.count)
+	}
+	if n < 1 {
+		failNow("cluster %s: CrashServerBeforeWrite: write %d: writes count from 1", c.label(), n)
+	}
+	cr := &Crash{
+		storeID: storeID,
+		engines: c.engines,
+		fired:   make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	log.Infof("[msg] store=%d the test arms a crash of the store before its write %d from now", storeID, n)
+	sim.trans.crashes.armWrites(cr)
+	engine_util.CrashBeforeWrite(n, func() { sim.fireCrash(cr) }, engines.Kv, engines.Raft)
 	return cr
 }
 
@@ -226,10 +260,20 @@ type crashSwitch struct {
 	mu     sync.Mutex
 	armed  []*Crash
 	dead   map[uint64]bool
+	// armedWrites are the crashes armed on engine writes.
+	armedWrites []*Crash
 	// fired are the crashes that happened, to wait for their stores to stop.
 	fired []*Crash
 	// onFire performs a crash a trigger picked (set by the simulator).
 	onFire func(cr *Crash)
+}
+
+// armWrites records a crash armed on a store's writes, to disarm it at
+// shutdown.
+func (s *crashSwitch) armWrites(cr *Crash) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.armedWrites = append(s.armedWrites, cr)
 }
 
 func (s *crashSwitch) arm(cr *Crash) {
@@ -303,7 +347,6 @@ func (s *crashSwitch) delivered(msg *raft_serverpb.RaftMessage) {
 		s.active.Add(-1)
 	}
 	s.armed = kept
-	s.fired = append(s.fired, fired...)
 	onFire := s.onFire
 	s.mu.Unlock()
 	for _, cr := range fired {
@@ -317,6 +360,20 @@ func (s *crashSwitch) disarm() {
 	defer s.mu.Unlock()
 	s.active.Add(-int32(len(s.armed)))
 	s.armed = nil
+	for _, cr := range s.armedWrites {
+		if !cr.Fired() {
+			engines := cr.engines[cr.storeID]
+			engine_util.Revive(engines.Kv, engines.Raft)
+		}
+	}
+	s.armedWrites = nil
+}
+
+// addFired records a crash that happened.
+func (s *crashSwitch) addFired(cr *Crash) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fired = append(s.fired, cr)
 }
 
 // waitStopped waits until every store that crashed on a trigger is stopped.
@@ -330,12 +387,17 @@ func (s *crashSwitch) waitStopped() {
 }
 
 // fireCrash performs a crash a trigger picked: the store dies at once (on
-// the goroutine that delivered the message, before its sender goes on) and
-// is stopped in the background.
+// the goroutine that delivered the message, before its sender goes on, or
+// that was about to write) and is stopped in the background.
 func (s *NodeSimulator) fireCrash(cr *Crash) {
-	log.Infof("[msg] store=%d crashes right after %s from store %d to store %d of region %d",
-		cr.storeID, cr.at.GetMessage().GetMsgType(), cr.at.GetFromPeer().GetStoreId(), cr.at.GetToPeer().GetStoreId(), cr.at.GetRegionId())
+	if cr.at != nil {
+		log.Infof("[msg] store=%d crashes right after %s from store %d to store %d of region %d",
+			cr.storeID, cr.at.GetMessage().GetMsgType(), cr.at.GetFromPeer().GetStoreId(), cr.at.GetToPeer().GetStoreId(), cr.at.GetRegionId())
+	} else {
+		log.Infof("[msg] store=%d crashes before an engine write", cr.storeID)
+	}
 	engines := cr.engines[cr.storeID]
+	s.trans.crashes.addFired(cr)
 	s.crashNow(cr.storeID, engines)
 	close(cr.fired)
 	go func() {

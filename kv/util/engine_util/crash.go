@@ -19,6 +19,10 @@ import (
 //	... stop the store's goroutines ...
 //	engine_util.Revive(kv, raft)         // the store restarts over them
 //
+// or, to die at a chosen point of the store's own work, just before its
+// nth write: engine_util.CrashBeforeWrite(n, die, kv, raft), with die
+// calling Crash(kv, raft).
+//
 // After Crash every write through this package to those databases
 // (WriteBatch.WriteToDB, PutCF, DeleteCF, PutMeta, DeleteKeys, DeleteRange)
 // and every write path outside it that asks DropWrite first (snapshot
@@ -41,10 +45,15 @@ import (
 // load per write.
 
 // crashGate is the state of one crashed database: writes wait until
-// released is closed, then they are dropped.
+// released is closed, then they are dropped. Or, before the crash, of a
+// database whose crash is armed: writes count down, and the one that
+// reaches zero calls fire instead of writing.
 type crashGate struct {
 	released chan struct{}
 	once     sync.Once
+
+	countdown *atomic.Int64
+	fire      func()
 }
 
 func (g *crashGate) release() {
@@ -61,12 +70,32 @@ var (
 
 // Crash makes every later write to dbs hang without writing, as if the
 // process owning them had died at this instant. A database already crashed
-// stays as it is.
+// stays as it is; one whose crash was armed crashes now.
 func Crash(dbs ...*badger.DB) {
 	updateCrashed(func(m map[*badger.DB]*crashGate) {
 		for _, db := range dbs {
-			if m[db] == nil {
+			if g := m[db]; g == nil || g.countdown != nil {
 				m[db] = &crashGate{released: make(chan struct{})}
+			}
+		}
+	})
+}
+
+// CrashBeforeWrite arms a crash at a write: the nth write (n >= 1) to any
+// of dbs from now on calls crash, on the writing goroutine, and is then
+// treated as a write to a crashed database. crash is expected to call
+// Crash(dbs...) (with whatever else the process's death cuts off); writes
+// to dbs made by other goroutines while it runs go through. Revive
+// disarms.
+func CrashBeforeWrite(n int64, crash func(), dbs ...*badger.DB) {
+	countdown := new(atomic.Int64)
+	countdown.Store(n)
+	var once sync.Once
+	fire := func() { once.Do(crash) }
+	updateCrashed(func(m map[*badger.DB]*crashGate) {
+		for _, db := range dbs {
+			if m[db] == nil {
+				m[db] = &crashGate{countdown: countdown, fire: fire}
 			}
 		}
 	})
@@ -78,20 +107,22 @@ func Crash(dbs ...*badger.DB) {
 func ReleaseCrashed(dbs ...*badger.DB) {
 	if m := crashed.Load(); m != nil {
 		for _, db := range dbs {
-			if g := (*m)[db]; g != nil {
+			if g := (*m)[db]; g != nil && g.released != nil {
 				g.release()
 			}
 		}
 	}
 }
 
-// Revive ends the crash of dbs: writes reach them again. Writes still hung
-// from the crash are dropped.
+// Revive ends the crash of dbs, or disarms it: writes reach them again.
+// Writes still hung from the crash are dropped.
 func Revive(dbs ...*badger.DB) {
 	updateCrashed(func(m map[*badger.DB]*crashGate) {
 		for _, db := range dbs {
 			if g := m[db]; g != nil {
-				g.release()
+				if g.released != nil {
+					g.release()
+				}
 				delete(m, db)
 			}
 		}
@@ -128,6 +159,13 @@ func DropWrite(db *badger.DB) bool {
 	g := (*m)[db]
 	if g == nil {
 		return false
+	}
+	if g.countdown != nil {
+		if g.countdown.Add(-1) != 0 {
+			return false
+		}
+		g.fire()
+		return DropWrite(db)
 	}
 	<-g.released
 	return true

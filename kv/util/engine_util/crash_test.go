@@ -109,3 +109,51 @@ func TestReviveReleasesHungWrites(t *testing.T) {
 		t.Fatal("a write hung on a crash did not return within 5s of Revive")
 	}
 }
+
+// CrashBeforeWrite: the writes before the nth go through, the nth calls
+// the crash and is lost with everything after it.
+func TestCrashBeforeWrite(t *testing.T) {
+	kv, raft := openTestDB(t), openTestDB(t)
+	defer Revive(kv, raft)
+	fired := make(chan struct{})
+	CrashBeforeWrite(3, func() {
+		Crash(kv, raft)
+		close(fired)
+	}, kv, raft)
+	for i, db := range []*badger.DB{kv, raft} {
+		wrote := make(chan error, 1)
+		go func() { wrote <- PutCF(db, CfDefault, []byte("before"), []byte("kept")) }()
+		select {
+		case err := <-wrote:
+			if err != nil {
+				t.Fatalf("write %d, before the crash: %v", i+1, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("write %d of a crash armed at write 3 hung for 5s: the crash came too early", i+1)
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- PutCF(kv, CfDefault, []byte("at"), []byte("lost")) }()
+	select {
+	case <-fired:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the third write did not call the crash within 5s")
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("the write that crashed returned (%v) before the crash was released: it must hang", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	ReleaseCrashed(kv, raft)
+	if err := <-done; err != nil {
+		t.Fatalf("the write that crashed, released: %v, want a silent success", err)
+	}
+	for i, db := range []*badger.DB{kv, raft} {
+		if v, err := GetCF(db, CfDefault, []byte("before")); err != nil || string(v) != "kept" {
+			t.Errorf("write %d, before the crash, reads as %q, %v; want \"kept\"", i+1, v, err)
+		}
+	}
+	if v, err := GetCF(kv, CfDefault, []byte("at")); err != badger.ErrKeyNotFound {
+		t.Errorf("the write that crashed reads as %q, %v: it reached the database", v, err)
+	}
+}
