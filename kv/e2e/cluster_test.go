@@ -1,15 +1,23 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/Connor1996/badger"
 	"github.com/tinykv-lab/tinykv/kv/client"
+	"github.com/tinykv-lab/tinykv/kv/cluster/local"
+	"github.com/tinykv-lab/tinykv/kv/util/engine_util"
 	"github.com/tinykv-lab/tinykv/proto/pkg/metapb"
 )
 
@@ -232,7 +240,8 @@ func (tc *testCluster) replicatedWithout(store uint64) bool {
 // the most regions is killed (-9). Writes resume (the longest gap is
 // reported), no acknowledged write is lost, every region is back to 3
 // replicas without the dead store once max-store-down-time (5s) passed,
-// and the dead store, restarted, rejoins without harm.
+// and the dead store, restarted, rejoins without harm: its peers of the
+// regions that moved away are destroyed and their data deleted.
 func TestKillStoreWithMostLeaders(t *testing.T) {
 	start := time.Now()
 	tc := startCluster(t, options{stores: 4, maxStoreDownTime: 5 * time.Second, regionMaxSize: "24KiB", regionSplitSize: "16KiB"})
@@ -263,6 +272,7 @@ func TestKillStoreWithMostLeaders(t *testing.T) {
 		}
 	}
 	deadID := ids[victim.Name]
+	had := tc.peersOn(deadID)
 	killedAt := time.Now()
 	victim.Kill()
 
@@ -292,13 +302,128 @@ func TestKillStoreWithMostLeaders(t *testing.T) {
 	if err := victim.Start(); err != nil {
 		t.Fatalf("restart %s: %v", victim.Name, err)
 	}
-	time.Sleep(3 * time.Second)
+	loaded, took := tc.waitStalePeersGone(victim, deadID, 30*time.Second)
 	if !victim.Running() {
 		t.Fatalf("the restarted %s exited: %v\n%s", victim.Name, victim.ExitErr(), victim.LogTail(20))
 	}
 	tc.mustPut("after-restart", "1")
 	tc.checkAcked(log, "after the dead store came back")
 	regions := tc.waitReplicas(3, time.Minute)
-	passed(t, start, "killed store %d (leader of %d of %d regions): longest write gap %v; 3 replicas without it %.1fs after the kill (max-store-down-time 5s); %d acknowledged writes intact in %d regions",
-		deadID, count[deadID], len(leaders), gap.Round(10*time.Millisecond), replicated.Seconds(), len(log.acked), len(regions))
+	left := tc.staleDataOn(victim, deadID)
+	if len(left) > 0 {
+		t.Fatalf("%s, stopped after its stale peers were destroyed, still holds %d keys of regions that have no peer on it, such as %q", victim.Name, len(left), left[0])
+	}
+	passed(t, start, "killed store %d (leader of %d of %d regions): longest write gap %v; 3 replicas without it %.1fs after the kill (max-store-down-time 5s); "+
+		"restarted with %d peers (%d at the kill, all moved away), it held only those the scheduler lists %.1fs after its start, and none of their data; %d acknowledged writes intact in %d regions",
+		deadID, count[deadID], len(leaders), gap.Round(10*time.Millisecond), replicated.Seconds(), loaded, had, took.Seconds(), len(log.acked), len(regions))
+}
+
+// peersOn counts the scheduler's regions with a peer on store.
+func (tc *testCluster) peersOn(store uint64) int {
+	regions, _ := tc.regions()
+	n := 0
+	for _, r := range regions {
+		for _, p := range r.Peers {
+			if p.StoreId == store {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// storeStartLine is what a store logs once it has loaded its peers.
+var storeStartLine = regexp.MustCompile(`starts with \d+ regions, including \d+ tombstones and (\d+) peers`)
+
+// waitStalePeersGone waits, after the store process p (store id) was
+// started again, until it holds as many peers (tinykv_regions) as the
+// scheduler's regions list on it, twice in a row: its peers of regions
+// that moved away while it was down are destroyed. It returns how many
+// peers the store loaded at its start, and how long after that the counts
+// agreed.
+func (tc *testCluster) waitStalePeersGone(p *local.Proc, store uint64, timeout time.Duration) (int, time.Duration) {
+	tc.t.Helper()
+	deadline := time.Now().Add(timeout)
+	loaded := -1
+	for loaded < 0 {
+		log, err := os.ReadFile(p.LogPath)
+		if err != nil {
+			tc.t.Fatalf("read the log of %s: %v", p.Name, err)
+		}
+		thisRun := log[bytes.LastIndex(log, []byte("\n==== "))+1:]
+		if m := storeStartLine.FindSubmatch(thisRun); m != nil {
+			loaded, _ = strconv.Atoi(string(m[1]))
+			break
+		}
+		if time.Now().After(deadline) || !p.Running() {
+			tc.t.Fatalf("%s did not load its peers within %v of its restart (running: %v):\n%s", p.Name, timeout, p.Running(), p.LogTail(20))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	started := time.Now()
+	url := "http://" + p.StatusAddr + "/metrics"
+	agreed := 0
+	for {
+		held := int(sumOf(scrapeMetrics(tc.t, url), "tinykv_regions"))
+		want := tc.peersOn(store)
+		if held == want {
+			if agreed++; agreed == 2 {
+				return loaded, time.Since(started)
+			}
+		} else {
+			agreed = 0
+		}
+		if time.Now().After(deadline) {
+			tc.t.Fatalf("%v after %s (store %d) loaded its %d peers at its restart it holds %d peers (tinykv_regions), the scheduler lists %d regions with a peer on it: "+
+				"the peers of regions that moved away while it was down are not destroyed", timeout, p.Name, store, loaded, held, want)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// staleDataOn stops the store process p cleanly (it stays stopped) and
+// lists the user keys in its kv engine that lie in a region with no peer
+// on store, in the scheduler's view both before and after the stop.
+func (tc *testCluster) staleDataOn(p *local.Proc, store uint64) []string {
+	tc.t.Helper()
+	before, _ := tc.regions()
+	if err := p.Stop(stopTimeout); err != nil {
+		tc.t.Fatalf("clean stop of %s: %v", p.Name, err)
+	}
+	after, _ := tc.regions()
+	hasPeer := func(regions []*metapb.Region, key []byte) bool {
+		for _, r := range regions {
+			if bytes.Compare(key, r.StartKey) >= 0 && (len(r.EndKey) == 0 || bytes.Compare(key, r.EndKey) < 0) {
+				for _, peer := range r.Peers {
+					if peer.StoreId == store {
+						return true
+					}
+				}
+				return false
+			}
+		}
+		return true // a key of no known region: nothing to say
+	}
+	db, err := engine_util.CreateDB(filepath.Join(tc.dir, p.Name, "kv"), false)
+	if err != nil {
+		tc.t.Fatalf("open the kv engine of %s: %v", p.Name, err)
+	}
+	defer db.Close()
+	var left []string
+	prefix := []byte(engine_util.CfDefault + "_")
+	err = db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.DefaultIteratorOptions)
+		defer it.Close()
+		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+			key := it.Item().KeyCopy(nil)[len(prefix):]
+			if !hasPeer(before, key) && !hasPeer(after, key) {
+				left = append(left, string(key))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		tc.t.Fatalf("read the kv engine of %s: %v", p.Name, err)
+	}
+	return left
 }

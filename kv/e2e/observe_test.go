@@ -62,7 +62,7 @@ func startObserved(t *testing.T, n int, storeArgs ...string) *observedCluster {
 
 // scrapeMetrics reads the Prometheus text at url; it fails the test when
 // the answer is not Prometheus text.
-func scrapeMetrics(t *testing.T, url string) map[string]*dto.MetricFamily {
+func scrapeMetrics(t testing.TB, url string) map[string]*dto.MetricFamily {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
