@@ -90,8 +90,10 @@ endif
 bench-raft:
 	$(GO) test ./raft -run '^$$' -bench '^BenchmarkRaft3Nodes$$' -benchtime 3s
 
+# CLIENTS sets the number of writing clients (default 16).
+CLIENTS ?= 16
 bench-raftstore:
-	$(GO) test ./kv/test_raftstore -run '^$$' -bench '^BenchmarkRaftstorePut$$' -benchtime 1x -timeout 10m
+	TINYKV_BENCH_CLIENTS=$(CLIENTS) $(GO) test ./kv/test_raftstore -run '^$$' -bench '^BenchmarkRaftstorePut$$' -benchtime 1x -timeout 10m
 
 # A 3-server cluster of real processes; 16 client goroutines put, then get.
 bench-cluster:

@@ -55,7 +55,8 @@ func newApplyContext(d *peerMsgHandler) *applyContext {
 // applier applies one Ready's committed entries to kvdb. Writes of
 // consecutive entries share one write batch, which also carries the new
 // apply state; the batch is flushed before anything reads (Get, Snap), and
-// callbacks of writes are answered only after their batch is on disk.
+// callbacks of writes are answered only after their batch is written (in
+// kvdb, and durable in the raft log that can replay it).
 type applier struct {
 	ctx     *applyContext
 	kvWB    *engine_util.WriteBatch
@@ -73,8 +74,14 @@ type pendingResponse struct {
 	resp     *raft_cmdpb.RaftCmdResponse
 }
 
+// The batch defers its sync: the entries it applies stay in the raft log
+// until a sync made them durable in kvdb (the raft-log GC syncs kvdb before
+// it deletes), so a crash loses nothing a replay of the log cannot redo.
+// Admin commands sync their batch (see applyAdmin).
 func newApplier(ctx *applyContext) *applier {
-	return &applier{ctx: ctx, kvWB: new(engine_util.WriteBatch)}
+	kvWB := new(engine_util.WriteBatch)
+	kvWB.DeferSync()
+	return &applier{ctx: ctx, kvWB: kvWB}
 }
 
 // applyEntries applies entries in order, persists the result and returns

@@ -15,8 +15,11 @@ import (
 )
 
 // applyAdmin applies an admin command that came as a normal entry.
-// Membership changes come as conf change entries (applyConfChange).
+// Membership changes come as conf change entries (applyConfChange). The
+// batch that holds an admin command is synced: the peer and the store act
+// on it (a new region, a log deleted) beyond what a replay would redo.
 func (a *applier) applyAdmin(req *raft_cmdpb.RaftCmdRequest) *raft_cmdpb.RaftCmdResponse {
+	a.kvWB.MustSync()
 	admin := req.AdminRequest
 	switch admin.CmdType {
 	case raft_cmdpb.AdminCmdType_CompactLog:
@@ -69,6 +72,7 @@ func (a *applier) applyConfChange(entry *eraftpb.Entry) {
 		log.Panicf("[conf] %s conf change at %d carries no command: %v", a.ctx.tag, entry.Index, err)
 	}
 	p := a.takeProposal(entry)
+	a.kvWB.MustSync()
 	// Your Code Here (3B).
 	//lab:begin 3B
 	changePeer := req.GetAdminRequest().GetChangePeer()

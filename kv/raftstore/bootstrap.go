@@ -159,5 +159,8 @@ func ClearPrepareBootstrapState(engines *engine_util.Engines) error {
 	err := engines.Kv.Update(func(txn *badger.Txn) error {
 		return txn.Delete(meta.PrepareBootstrapKey)
 	})
+	if err == nil {
+		err = engine_util.SyncDB(engines.Kv)
+	}
 	return errors.WithStack(err)
 }

@@ -262,12 +262,35 @@ func (p *peer) IsLeader() bool {
 	return p.RaftGroup.Raft.State == raft.StateLeader
 }
 
-// Send hands the messages of a Ready to the transport.
+// Send hands the messages of a Ready to the transport. It is called once
+// the Ready is persisted, so it also records for the metrics which
+// proposals are in the raft log and which are committed.
 func (p *peer) Send(trans Transport, msgs []eraftpb.Message) {
+	p.stampProposals()
 	for _, msg := range msgs {
 		err := p.sendRaftMessage(msg, trans)
 		if err != nil {
 			log.Debugf("[msg] %v send message err: %v", p.Tag, err)
+		}
+	}
+}
+
+// stampProposals times the proposals whose entries the peer persisted
+// (appended) and whose commit it persisted (committed).
+func (p *peer) stampProposals() {
+	if len(p.proposals) == 0 {
+		return
+	}
+	state := p.peerStorage.raftState
+	last, commit := state.GetLastIndex(), state.GetHardState().GetCommit()
+	now := time.Now()
+	for _, prop := range p.proposals {
+		if prop.index > last {
+			break
+		}
+		prop.cb.Appended(now)
+		if prop.index <= commit {
+			prop.cb.Committed(now)
 		}
 	}
 }

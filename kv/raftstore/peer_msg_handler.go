@@ -406,6 +406,7 @@ func (d *peerMsgHandler) onRaftBaseTick() {
 // to truncatedIndex, which the apply state no longer needs.
 func (d *peerMsgHandler) ScheduleCompactLog(truncatedIndex uint64) {
 	raftLogGCTask := &runner.RaftLogGCTask{
+		KvEngine:   d.ctx.engine.Kv,
 		RaftEngine: d.ctx.engine.Raft,
 		RegionID:   d.regionId,
 		StartIdx:   d.LastCompactedIdx,

@@ -118,5 +118,6 @@ func (r *RaftstoreRouter) SendRaftCommand(req *raft_cmdpb.RaftCmdRequest, cb *me
 		return errors.New("raft command without a header")
 	}
 	regionID := req.Header.RegionId
+	cb.Queued()
 	return r.router.send(regionID, message.NewPeerMsg(message.MsgTypeRaftCmd, regionID, cmd))
 }

@@ -11,22 +11,37 @@ import (
 	"time"
 
 	"github.com/tinykv-lab/tinykv/kv/config"
+	"github.com/tinykv-lab/tinykv/kv/metrics"
 	"github.com/tinykv-lab/tinykv/kv/util/engine_util"
 	"github.com/tinykv-lab/tinykv/proto/pkg/raft_cmdpb"
 )
 
 // BenchmarkRaftstorePut measures write throughput: 3 stores in this process
-// (badger on disk), 16 clients putting 128-byte values as fast as they are
-// acknowledged, for TINYKV_BENCH_SECONDS (10 by default). It ignores b.N:
-// run it once with
+// (badger on disk), TINYKV_BENCH_CLIENTS clients (16 by default) putting
+// 128-byte values as fast as they are acknowledged, for
+// TINYKV_BENCH_SECONDS (10 by default). It ignores b.N: run it once with
 //
 //	go test ./kv/test_raftstore -run '^$' -bench BenchmarkRaftstorePut -benchtime 1x
 //
-// It prints one line:
+// (make bench-raftstore CLIENTS=64). The network runs the harness's
+// invariant checks as in the suites, unless TINYKV_BENCH_CHECKS=0 (they
+// read raftdb for every append response and vote). It prints two lines:
 //
 //	raftstore: stores=3 clients=16 put_ops_per_sec=N p50_ms=X p99_ms=Y
+//	raftstore-breakdown: queue_ms=... append_ms=... commit_ms=... apply_ms=... rest_ms=...
+//
+// The breakdown follows a put through the store (means, in ms): queue
+// (router to the raft worker), append (proposed to in the leader's raft
+// log), commit (to the leader's persisted commit: followers' appends and
+// answers, the leader's next round), apply (to answered: the kvdb write of
+// the leader's round), rest (the client's latency minus those: routing,
+// waking the client). Then the engines: raftdb and kvdb write batches
+// (mean time and batches per put; a raftdb write includes its fsync),
+// kvdb fsyncs, and the raft workers: rounds per second, messages per
+// round, time per Ready, and the network's messages and bytes per put.
 func BenchmarkRaftstorePut(b *testing.B) {
-	const stores, clients, valueSize = 3, 16, 128
+	const stores, valueSize = 3, 128
+	clients := benchClients(b)
 	duration := benchDuration(b)
 	cluster := NewTestCluster(stores, config.NewTestConfig())
 	cluster.name = b.Name()
@@ -35,6 +50,13 @@ func BenchmarkRaftstorePut(b *testing.B) {
 	if cluster.LeaderOfRegion(cluster.GetRegion(nil).Id) == nil {
 		b.Fatalf("no leader within %v", leaderWaitTimeout)
 	}
+	trans := cluster.transport()
+	if os.Getenv("TINYKV_BENCH_CHECKS") == "0" {
+		trans.checksOff.Store(true)
+	}
+	netBefore := trans.stats.delivered.Load()
+	bytesBefore := trans.stats.bytes.Load()
+	pathBefore := metrics.ReadWritePath()
 
 	b.ResetTimer()
 	latencies := make([][]time.Duration, clients)
@@ -68,18 +90,62 @@ func BenchmarkRaftstorePut(b *testing.B) {
 		b.Fatal(err)
 	}
 
+	path := metrics.ReadWritePath().Sub(pathBefore)
+	netMsgs := float64(trans.stats.delivered.Load() - netBefore)
+	netBytes := float64(trans.stats.bytes.Load() - bytesBefore)
+
 	var all []time.Duration
+	var total time.Duration
 	for _, l := range latencies {
 		all = append(all, l...)
+		for _, d := range l {
+			total += d
+		}
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	opsPerSec := float64(len(all)) / elapsed.Seconds()
+	puts := float64(len(all))
+	opsPerSec := puts / elapsed.Seconds()
 	p50, p99 := percentile(all, 0.50), percentile(all, 0.99)
 	fmt.Printf("raftstore: stores=%d clients=%d put_ops_per_sec=%.0f p50_ms=%.1f p99_ms=%.1f\n",
 		stores, clients, opsPerSec, ms(p50), ms(p99))
+	var mean, stages time.Duration
+	if len(all) > 0 {
+		mean = total / time.Duration(len(all))
+	}
+	for _, s := range path.Stages {
+		stages += s.Mean()
+	}
+	fmt.Printf("raftstore-breakdown: queue_ms=%.2f append_ms=%.2f commit_ms=%.2f apply_ms=%.2f rest_ms=%.2f"+
+		" raftdb_write_ms=%.2f raftdb_writes_per_put=%.2f kvdb_write_ms=%.2f kvdb_writes_per_put=%.2f kvdb_sync_ms=%.2f kvdb_syncs=%d"+
+		" rounds_per_sec=%.0f msgs_per_round=%.1f ready_ms=%.2f net_msgs_per_put=%.2f net_bytes_per_put=%.0f checks=%t\n",
+		ms(path.Stages[0].Mean()), ms(path.Stages[1].Mean()), ms(path.Stages[2].Mean()), ms(path.Stages[3].Mean()), ms(mean-stages),
+		ms(path.RaftWrite.Mean()), perPut(float64(path.RaftWrite.Count), puts), ms(path.KVWrite.Mean()), perPut(float64(path.KVWrite.Count), puts),
+		ms(path.KVSync.Mean()), path.KVSync.Count,
+		path.Rounds/elapsed.Seconds(), perPut(path.RoundMsgs, path.Rounds), ms(path.Ready.Mean()),
+		perPut(netMsgs, puts), perPut(netBytes, puts), !trans.checksOff.Load())
 	b.ReportMetric(opsPerSec, "puts/s")
 	b.ReportMetric(ms(p50), "p50-ms")
 	b.ReportMetric(ms(p99), "p99-ms")
+}
+
+func benchClients(b *testing.B) int {
+	env := os.Getenv("TINYKV_BENCH_CLIENTS")
+	if env == "" {
+		return 16
+	}
+	n, err := strconv.Atoi(env)
+	if err != nil || n <= 0 {
+		b.Fatalf("TINYKV_BENCH_CLIENTS=%q is not a positive number of clients", env)
+	}
+	return n
+}
+
+// perPut is n/puts, 0 without puts.
+func perPut(n, puts float64) float64 {
+	if puts == 0 {
+		return 0
+	}
+	return n / puts
 }
 
 func benchDuration(b *testing.B) time.Duration {

@@ -147,7 +147,7 @@ func (c *Cluster) openStore(storeID uint64) error {
 			return err
 		}
 	}
-	kvDB, err := engine_util.CreateDB(kvPath, false)
+	kvDB, err := engine_util.CreateKVDB(kvPath)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,11 @@ type Callback struct {
 	done chan struct{}
 	// proposed is when the command went to raft (zero if it did not).
 	proposed time.Time
+	// queued, appended and committed time the other stages of the write
+	// path for the metrics (zero until reached): when the router took the
+	// command, when the leader had its entry in its raft log, and when the
+	// leader had persisted the commit of the entry.
+	queued, appended, committed time.Time
 }
 
 // NewCallback makes a callback to wait on.
@@ -41,7 +46,34 @@ func (cb *Callback) Done(resp *raft_cmdpb.RaftCmdResponse) {
 		return
 	}
 	if !cb.proposed.IsZero() {
-		metrics.ProposalAnswered(time.Since(cb.proposed), cb.Resp.GetHeader().GetError() == nil)
+		now := time.Now()
+		ok := cb.Resp.GetHeader().GetError() == nil
+		metrics.ProposalAnswered(now.Sub(cb.proposed), ok)
+		if ok && !cb.committed.IsZero() {
+			metrics.WriteStages(cb.appended.Sub(cb.proposed), cb.committed.Sub(cb.appended), now.Sub(cb.committed))
+		}
+	}
+}
+
+// Queued records that the router queued the command for the raft worker.
+func (cb *Callback) Queued() {
+	if cb != nil {
+		cb.queued = time.Now()
+	}
+}
+
+// Appended records that the command's entry is in the leader's raft log
+// (at now), Committed that its commit is; only the first call counts.
+func (cb *Callback) Appended(now time.Time) {
+	if cb != nil && cb.appended.IsZero() {
+		cb.appended = now
+	}
+}
+
+// Committed: see Appended.
+func (cb *Callback) Committed(now time.Time) {
+	if cb != nil && cb.committed.IsZero() {
+		cb.committed = now
 	}
 }
 
@@ -51,6 +83,9 @@ func (cb *Callback) Proposed() {
 	if cb != nil && cb.proposed.IsZero() {
 		cb.proposed = time.Now()
 		metrics.ProposalPending()
+		if !cb.queued.IsZero() {
+			metrics.CommandQueued(cb.proposed.Sub(cb.queued))
+		}
 	}
 }
 

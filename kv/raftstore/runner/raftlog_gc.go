@@ -14,7 +14,11 @@ import (
 
 // RaftLogGCTask deletes the raft log entries [StartIdx, EndIdx) of a
 // region from the raft engine, once a compact-log command made them useless.
+// KvEngine, when set, is synced first: kvdb may not have its applies of
+// those entries on disk yet (apply batches defer their sync), and without
+// the entries a crash could not redo them.
 type RaftLogGCTask struct {
+	KvEngine   *badger.DB
 	RaftEngine *badger.DB
 	RegionID   uint64
 	StartIdx   uint64
@@ -47,7 +51,10 @@ func (r *raftLogGCTaskHandler) Handle(t worker.Task) {
 		log.Errorf("[gc] raftlog-gc worker got a task of unexpected type %T", t)
 		return
 	}
-	deleted, err := gcRaftLog(task.RaftEngine, task.RegionID, task.StartIdx, task.EndIdx)
+	deleted, err := uint64(0), engine_util.SyncDB(task.KvEngine)
+	if err == nil {
+		deleted, err = gcRaftLog(task.RaftEngine, task.RegionID, task.StartIdx, task.EndIdx)
+	}
 	if err != nil {
 		log.Errorf("[gc] region=%d deleting raft log [%d, %d) failed after %d entries: %v",
 			task.RegionID, task.StartIdx, task.EndIdx, deleted, err)

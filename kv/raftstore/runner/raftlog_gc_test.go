@@ -97,3 +97,27 @@ func TestRaftLogGCWithoutResultChannelDoesNotBlock(t *testing.T) {
 		}
 	}
 }
+
+// The kv engine defers the sync of its apply batches; the GC must make them
+// durable before it deletes the entries a replay would need to redo them.
+func TestRaftLogGCSyncsTheKvEngineFirst2C(t *testing.T) {
+	engines := util.NewTestEngines()
+	t.Cleanup(func() { _ = engines.Destroy() })
+	gcWriteLog(t, engines.Raft, 1, 5, 20)
+	wb := new(engine_util.WriteBatch)
+	wb.DeferSync()
+	wb.SetCF(engine_util.CfDefault, []byte("k"), []byte("applied from entry 9"))
+	if err := wb.WriteToDB(engines.Kv); err != nil {
+		t.Fatal(err)
+	}
+	if n := engine_util.UnsyncedBatches(engines.Kv); n != 1 {
+		t.Fatalf("expected the apply batch not synced yet, got %d unsynced batches", n)
+	}
+	NewRaftLogGCTaskHandler().Handle(&RaftLogGCTask{KvEngine: engines.Kv, RaftEngine: engines.Raft, RegionID: 1, StartIdx: 5, EndIdx: 15})
+	if n := engine_util.UnsyncedBatches(engines.Kv); n != 0 {
+		t.Errorf("raft log [5, 15) deleted while %d apply batch(es) of the kv engine were not synced", n)
+	}
+	if present := gcLogPresence(t, engines.Raft, 1, 5, 15); present[0] || present[9] {
+		t.Errorf("expected [5, 15) deleted, presence %v", present)
+	}
+}

@@ -81,7 +81,7 @@ func NewTestEngines() *engine_util.Engines {
 	if err != nil {
 		panic("create kv dir failed: " + err.Error())
 	}
-	engines.Kv, err = engine_util.CreateDB(engines.KvPath, false)
+	engines.Kv, err = engine_util.CreateKVDB(engines.KvPath)
 	if err != nil {
 		panic("open kv engine failed: " + err.Error())
 	}

@@ -250,7 +250,7 @@ func (rs *RaftStorage) Start() error {
 }
 
 func (rs *RaftStorage) openEngines() error {
-	kvDB, err := engine_util.CreateDB(rs.engines.KvPath, false)
+	kvDB, err := engine_util.CreateKVDB(rs.engines.KvPath)
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,8 @@ const (
 //
 // Values are kept in the LSM tree (ValueThreshold 0), the value log being
 // only the write-ahead log; writes are synced so that an acknowledged write
-// survives a crash of the process or of the machine.
+// survives a crash of the process or of the machine (CreateKVDB syncs them
+// itself, see sync.go).
 func badgerOptions(path string) badger.Options {
 	opts := badger.DefaultOptions
 	opts.Dir = path

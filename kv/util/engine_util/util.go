@@ -45,9 +45,9 @@ func PutCF(engine *badger.DB, cf string, key []byte, val []byte) error {
 	if DropWrite(engine) {
 		return nil
 	}
-	return engine.Update(func(txn *badger.Txn) error {
+	return synced(engine, engine.Update(func(txn *badger.Txn) error {
 		return txn.Set(KeyWithCF(cf, key), val)
-	})
+	}))
 }
 
 // DeleteCF deletes one key of column family cf.
@@ -55,9 +55,9 @@ func DeleteCF(engine *badger.DB, cf string, key []byte) error {
 	if DropWrite(engine) {
 		return nil
 	}
-	return engine.Update(func(txn *badger.Txn) error {
+	return synced(engine, engine.Update(func(txn *badger.Txn) error {
 		return txn.Delete(KeyWithCF(cf, key))
-	})
+	}))
 }
 
 // GetMeta decodes the meta key into msg; a missing key is badger.ErrKeyNotFound.
@@ -89,9 +89,9 @@ func PutMeta(engine *badger.DB, key []byte, msg proto.Message) error {
 	if DropWrite(engine) {
 		return nil
 	}
-	return engine.Update(func(txn *badger.Txn) error {
+	return synced(engine, engine.Update(func(txn *badger.Txn) error {
 		return txn.Set(key, val)
-	})
+	}))
 }
 
 // deleteRangeBatchSize bounds one transaction of DeleteRange, well below
@@ -135,14 +135,23 @@ func DeleteKeys(db *badger.DB, keys [][]byte) error {
 	if DropWrite(db) {
 		return nil
 	}
-	return db.Update(func(txn *badger.Txn) error {
+	return synced(db, db.Update(func(txn *badger.Txn) error {
 		for _, key := range keys {
 			if err := txn.Delete(key); err != nil {
 				return err
 			}
 		}
 		return nil
-	})
+	}))
+}
+
+// synced makes the write that returned err durable on an engine opened by
+// CreateKVDB (the engine syncs it itself otherwise).
+func synced(db *badger.DB, err error) error {
+	if err != nil {
+		return err
+	}
+	return syncAfterWrite(db, false)
 }
 
 // collectKeys lists up to limit badger keys of column family cf in

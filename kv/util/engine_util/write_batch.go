@@ -16,6 +16,9 @@ type WriteBatch struct {
 	size          int
 	safePoint     int
 	safePointSize int
+	// deferSync and mustSync choose whether a write to a CreateKVDB engine
+	// waits for the disk (see DeferSync).
+	deferSync, mustSync bool
 }
 
 // batchEntry is one put, or one delete when isDelete is set (a put of an
@@ -78,6 +81,18 @@ func (wb *WriteBatch) RollbackToSafePoint() {
 	wb.size = wb.safePointSize
 }
 
+// DeferSync lets the writes of this batch to an engine opened by CreateKVDB
+// return before they are on disk; the next SyncDB or synced write makes
+// them durable. Only a batch whose writes can be rebuilt after a crash may
+// do this: the raftstore's apply batches, which the raft log replays. It
+// lasts across Reset; MustSync overrides it for one write.
+func (wb *WriteBatch) DeferSync() { wb.deferSync = true }
+
+// MustSync makes the next write of the batch wait for the disk even if
+// DeferSync was called (the batch holds something the raft log cannot
+// rebuild alone, like a split or a membership change); Reset clears it.
+func (wb *WriteBatch) MustSync() { wb.mustSync = true }
+
 // WriteToDB writes the batch to db in order. An empty batch writes nothing.
 //
 // A batch normally fits one badger transaction and is atomic. One larger
@@ -109,6 +124,9 @@ func (wb *WriteBatch) WriteToDB(db *badger.DB) error {
 	}
 	start := time.Now()
 	err := txn.Commit()
+	if err == nil {
+		err = syncAfterWrite(db, wb.deferSync && !wb.mustSync)
+	}
 	metrics.EngineWritten(db, time.Since(start))
 	return errors.Annotatef(err, "write batch of %d entries", len(wb.entries))
 }
@@ -134,4 +152,5 @@ func (wb *WriteBatch) Reset() {
 	wb.size = 0
 	wb.safePoint = 0
 	wb.safePointSize = 0
+	wb.mustSync = false
 }

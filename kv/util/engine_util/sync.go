@@ -1,0 +1,128 @@
+package engine_util
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+	"weak"
+
+	"github.com/Connor1996/badger"
+	"github.com/Connor1996/badger/fileutil"
+	"github.com/pingcap/errors"
+	"github.com/tinykv-lab/tinykv/kv/metrics"
+)
+
+// A kv engine opened by CreateKVDB leaves syncing to us instead of badger:
+// badger writes every commit to its value log (the write-ahead log, in the
+// OS page cache once the commit returns) and we fsync that log ourselves
+// after each write, except after a write batch marked DeferSync. Those are
+// the raftstore's apply batches: what they write can be rebuilt from the
+// raft log, which is synced, as long as the log is kept until a sync made
+// the batches durable (the raft-log GC syncs before it deletes).
+//
+// The value log is one file at a time; badger fsyncs a file before it
+// starts the next one, so syncing the current file makes every earlier
+// commit durable.
+
+// deferredEngines maps every engine opened by CreateKVDB to its syncer.
+var deferredEngines sync.Map // weak.Pointer[badger.DB] -> *engineSyncer
+
+// engineSyncer fsyncs the value log of one engine.
+type engineSyncer struct {
+	dir string
+	// unsynced counts the DeferSync batches written since the last sync.
+	unsynced atomic.Int64
+	// mu makes syncs one at a time, so that each covers what it counted.
+	mu sync.Mutex
+}
+
+func syncerOf(db *badger.DB) *engineSyncer {
+	if s, ok := deferredEngines.Load(weak.Make(db)); ok {
+		return s.(*engineSyncer)
+	}
+	return nil
+}
+
+// CreateKVDB opens (creating it when missing) the kv engine of a raftstore
+// in path. Its writes are durable when they return, as with CreateDB,
+// except those of write batches marked DeferSync, which become durable at
+// the next SyncDB or synced write.
+func CreateKVDB(path string) (*badger.DB, error) {
+	if err := os.MkdirAll(path, os.ModePerm); err != nil {
+		return nil, errors.Annotatef(err, "create directory %s", path)
+	}
+	opts := badgerOptions(path)
+	opts.SyncWrites = false
+	db, err := badger.Open(opts)
+	if err != nil {
+		return nil, errors.Annotatef(err, "open kv engine in %s", path)
+	}
+	key := weak.Make(db)
+	deferredEngines.Store(key, &engineSyncer{dir: path})
+	runtime.AddCleanup(db, func(key weak.Pointer[badger.DB]) { deferredEngines.Delete(key) }, key)
+	metrics.EngineOpened(db, false)
+	return db, nil
+}
+
+// SyncDB makes every write to db so far durable. It costs nothing on an
+// engine that syncs each write itself (CreateDB).
+func SyncDB(db *badger.DB) error {
+	if db == nil {
+		return nil
+	}
+	s := syncerOf(db)
+	if s == nil {
+		return nil
+	}
+	return s.sync(db)
+}
+
+// UnsyncedBatches is the number of DeferSync batches written to db since its
+// last sync (always 0 on an engine opened by CreateDB).
+func UnsyncedBatches(db *badger.DB) int64 {
+	if s := syncerOf(db); s != nil {
+		return s.unsynced.Load()
+	}
+	return 0
+}
+
+// syncAfterWrite makes a write that just returned durable, unless deferred.
+func syncAfterWrite(db *badger.DB, deferred bool) error {
+	s := syncerOf(db)
+	if s == nil {
+		return nil
+	}
+	if deferred {
+		s.unsynced.Add(1)
+		return nil
+	}
+	return s.sync(db)
+}
+
+func (s *engineSyncer) sync(db *badger.DB) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Batches counted before the fsync are covered by it.
+	covered := s.unsynced.Load()
+	start := time.Now()
+	// The file badger writes now holds the last commit, or badger moved on
+	// to a new file after syncing the one that holds it.
+	// fsync acts on the file, whichever descriptor asks.
+	fid := uint32(db.GetVLogOffset() >> 32)
+	f, err := os.Open(filepath.Join(s.dir, fmt.Sprintf("%06d.vlog", fid)))
+	if err != nil {
+		return errors.Annotatef(err, "sync kv engine in %s", s.dir)
+	}
+	err = fileutil.Fdatasync(f)
+	f.Close()
+	if err != nil {
+		return errors.Annotatef(err, "sync kv engine in %s (value log %d)", s.dir, fid)
+	}
+	s.unsynced.Add(-covered)
+	metrics.EngineSynced(time.Since(start))
+	return nil
+}
