@@ -275,6 +275,28 @@ func (p *peer) Send(trans Transport, msgs []eraftpb.Message) {
 	}
 }
 
+// SendAppends sends at once the appends (MsgAppend) among the messages of
+// a Ready that is not persisted yet, and returns the other messages, which
+// must wait until it is. Only a leader sends appends, and it may send its
+// entries before writing them: the followers write them while it does, and
+// the leader's own copy counts towards a commit only when their answers
+// arrive, in a later round of the raft worker, after its write (etcd and
+// TiKV do the same). Answers and votes must never go early: they promise
+// what the sender has persisted.
+func (p *peer) SendAppends(trans Transport, msgs []eraftpb.Message) []eraftpb.Message {
+	rest := msgs[:0:0]
+	for _, msg := range msgs {
+		if msg.MsgType != eraftpb.MessageType_MsgAppend {
+			rest = append(rest, msg)
+			continue
+		}
+		if err := p.sendRaftMessage(msg, trans); err != nil {
+			log.Debugf("[msg] %v send message err: %v", p.Tag, err)
+		}
+	}
+	return rest
+}
+
 // stampProposals times the proposals whose entries the peer persisted
 // (appended) and whose commit it persisted (committed).
 func (p *peer) stampProposals() {

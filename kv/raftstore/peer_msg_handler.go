@@ -43,6 +43,8 @@ func (d *peerMsgHandler) HandleRaftReady() {
 		return
 	}
 	rd := d.RaftGroup.Ready()
+	// A leader's appends go out before its write, everything else after.
+	rest := d.SendAppends(d.ctx.trans, rd.Messages)
 	result, err := d.peerStorage.SaveReadyState(&rd)
 	if err != nil {
 		log.Panicf("[persist] %s saving ready state failed: %v", d.Tag, err)
@@ -50,7 +52,7 @@ func (d *peerMsgHandler) HandleRaftReady() {
 	if result != nil {
 		d.onSnapshotApplied(result)
 	}
-	d.Send(d.ctx.trans, rd.Messages)
+	d.Send(d.ctx.trans, rest)
 	if len(rd.CommittedEntries) > 0 {
 		d.applyCommitted(rd.CommittedEntries)
 		if d.stopped {
