@@ -34,6 +34,9 @@ type scenario struct {
 	partitions bool
 	// crash stops every store after each round and starts them again.
 	crash bool
+	// loseUnsynced makes each crash a power loss: the kv engines lose the
+	// applies they had not synced (see durableApplies).
+	loseUnsynced bool
 	// maxRaftLog sets RaftLogGcCountLimit and checks, one second after each
 	// round, that no store keeps more than 2*maxRaftLog applied entries.
 	maxRaftLog uint64
@@ -105,6 +108,8 @@ type clusterDriver struct {
 	// regions is the number of regions the last full scan read.
 	confChanges atomic.Int64
 	regions     int
+	// durable models the stores' kv engines after a power loss (loseUnsynced).
+	durable *durableApplies
 }
 
 func runGenericScenario(t *testing.T, sc scenario) {
@@ -128,6 +133,13 @@ func runGenericScenario(t *testing.T, sc scenario) {
 	}
 	changer.stop(d)
 	d.checkAllAnswered()
+	if d.durable != nil {
+		d.t.Logf("power losses: the stores redid %d applied entries from their raft logs", d.durable.rolledBack)
+	}
+	if d.durable != nil && d.durable.rolledBack == 0 {
+		d.fatalf("the power losses took no unsynced apply from any store: the test proved nothing " +
+			"(are apply batches written with DeferSync?)")
+	}
 	if d.sc.regionMaxSize > 0 && d.regions < 2 {
 		d.fatalf("with RegionMaxSize %d the clients wrote enough to split the first region, but the last scan read %d region(s): "+
 			"no split happened (is the split checked, asked for and applied?)", d.sc.regionMaxSize, d.regions)
@@ -151,7 +163,16 @@ func newClusterDriver(t *testing.T, sc scenario) *clusterDriver {
 	cluster := NewTestCluster(sc.stores, cfg)
 	cluster.name = t.Name()
 	cluster.Start()
+	var durable *durableApplies
+	if sc.loseUnsynced {
+		var err error
+		if durable, err = cluster.trackDurableApplies(); err != nil {
+			cluster.Shutdown()
+			t.Fatal(err)
+		}
+	}
 	return &clusterDriver{
+		durable:         durable,
 		t:               t,
 		sc:              sc,
 		cfg:             cfg,
@@ -532,6 +553,13 @@ func (d *clusterDriver) progressReport() string {
 func (d *clusterDriver) restartAllStores() {
 	for id := uint64(1); id <= uint64(d.sc.stores); id++ {
 		d.cluster.StopServer(id)
+	}
+	if d.durable != nil {
+		for id := uint64(1); id <= uint64(d.sc.stores); id++ {
+			if err := d.durable.loseUnsynced(id, d.cluster.engines[id].Kv); err != nil {
+				d.fatalf("power loss: %v", err)
+			}
+		}
 	}
 	time.Sleep(d.electionTimeout)
 	for id := uint64(1); id <= uint64(d.sc.stores); id++ {

@@ -38,6 +38,8 @@ type engineSyncer struct {
 	unsynced atomic.Int64
 	// mu makes syncs one at a time, so that each covers what it counted.
 	mu sync.Mutex
+	// onSync, when set, runs at the start of every sync (see OnSync).
+	onSync atomic.Pointer[func()]
 }
 
 func syncerOf(db *badger.DB) *engineSyncer {
@@ -81,6 +83,19 @@ func SyncDB(db *badger.DB) error {
 	return s.sync(db)
 }
 
+// OnSync has f run at the start of every sync of db, which must be an
+// engine of CreateKVDB (it reports whether it is): what f reads of db is
+// durable once the sync returns. Tests use it to model what a power loss
+// would leave of the engine.
+func OnSync(db *badger.DB, f func()) bool {
+	s := syncerOf(db)
+	if s == nil {
+		return false
+	}
+	s.onSync.Store(&f)
+	return true
+}
+
 // UnsyncedBatches is the number of DeferSync batches written to db since its
 // last sync (always 0 on an engine opened by CreateDB).
 func UnsyncedBatches(db *badger.DB) int64 {
@@ -108,6 +123,9 @@ func (s *engineSyncer) sync(db *badger.DB) error {
 	defer s.mu.Unlock()
 	// Batches counted before the fsync are covered by it.
 	covered := s.unsynced.Load()
+	if f := s.onSync.Load(); f != nil {
+		(*f)()
+	}
 	start := time.Now()
 	// The file badger writes now holds the last commit, or badger moved on
 	// to a new file after syncing the one that holds it.
