@@ -9,12 +9,12 @@ import (
 
 // The write path, stage by stage (see message.Callback): a command waits
 // in the raft worker's queue, is proposed, appended to the leader's raft
-// log, committed (the leader persisted the Ready that carries the new
-// commit index), then applied and answered.
+// log, known committed by the leader (persisted, or about to be applied),
+// then applied and answered.
 var (
 	writeStage = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: namespace, Name: "raft_write_stage_duration_seconds",
-		Help:    "Time a command spent in each stage of the write path: queue (router to raft worker), append (proposed to persisted in the leader's raft log), commit (appended to commit persisted on the leader), apply (committed to answered).",
+		Help:    "Time a command spent in each stage of the write path: queue (router to raft worker), append (proposed to persisted in the leader's raft log), commit (appended to known committed on the leader), apply (committed to answered).",
 		Buckets: durationBuckets,
 	}, []string{"stage"})
 	engineSync = prometheus.NewHistogram(prometheus.HistogramOpts{

@@ -47,6 +47,9 @@ func (*execSplit) execResultKind() string      { return "split" }
 // applyCommitted applies committed entries through a narrow context and
 // then carries out what they require of the peer.
 func (d *peerMsgHandler) applyCommitted(entries []eraftpb.Entry) {
+	if len(entries) > 0 {
+		d.stampProposals(0, entries[len(entries)-1].Index)
+	}
 	ctx := newApplyContext(d)
 	results := newApplier(ctx).applyEntries(entries)
 	d.SizeDiffHint += ctx.sizeDiffHint

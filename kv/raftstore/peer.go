@@ -266,7 +266,8 @@ func (p *peer) IsLeader() bool {
 // the Ready is persisted, so it also records for the metrics which
 // proposals are in the raft log and which are committed.
 func (p *peer) Send(trans Transport, msgs []eraftpb.Message) {
-	p.stampProposals()
+	state := p.peerStorage.raftState
+	p.stampProposals(state.GetLastIndex(), state.GetHardState().GetCommit())
 	for _, msg := range msgs {
 		err := p.sendRaftMessage(msg, trans)
 		if err != nil {
@@ -297,21 +298,41 @@ func (p *peer) SendAppends(trans Transport, msgs []eraftpb.Message) []eraftpb.Me
 	return rest
 }
 
-// stampProposals times the proposals whose entries the peer persisted
-// (appended) and whose commit it persisted (committed).
-func (p *peer) stampProposals() {
+// committedOnDisk splits the committed entries of rd into those already in
+// this peer's raft log on disk, which it may apply before writing rd, and
+// the others (after a snapshot, or among the entries rd itself appends),
+// which it may apply only once rd is written.
+func (p *peer) committedOnDisk(rd *raft.Ready) (now, later []eraftpb.Entry) {
+	if !raft.IsEmptySnap(&rd.Snapshot) {
+		return nil, rd.CommittedEntries
+	}
+	limit := p.peerStorage.raftState.GetLastIndex()
+	if len(rd.Entries) > 0 && rd.Entries[0].Index <= limit {
+		limit = rd.Entries[0].Index - 1
+	}
+	n := 0
+	for n < len(rd.CommittedEntries) && rd.CommittedEntries[n].Index <= limit {
+		n++
+	}
+	return rd.CommittedEntries[:n], rd.CommittedEntries[n:]
+}
+
+// stampProposals times, for the metrics, the proposals up to appended (in
+// the raft log on disk) and up to committed (known committed: persisted,
+// or about to be applied).
+func (p *peer) stampProposals(appended, committed uint64) {
 	if len(p.proposals) == 0 {
 		return
 	}
-	state := p.peerStorage.raftState
-	last, commit := state.GetLastIndex(), state.GetHardState().GetCommit()
 	now := time.Now()
 	for _, prop := range p.proposals {
-		if prop.index > last {
+		if prop.index > appended && prop.index > committed {
 			break
 		}
-		prop.cb.Appended(now)
-		if prop.index <= commit {
+		if prop.index <= appended {
+			prop.cb.Appended(now)
+		}
+		if prop.index <= committed {
 			prop.cb.Committed(now)
 		}
 	}

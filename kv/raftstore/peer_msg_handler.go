@@ -45,6 +45,18 @@ func (d *peerMsgHandler) HandleRaftReady() {
 	rd := d.RaftGroup.Ready()
 	// A leader's appends go out before its write, everything else after.
 	rest := d.SendAppends(d.ctx.trans, rd.Messages)
+	// A leader applies what it has on disk before its write, so that its
+	// clients need not wait for the write of newer entries.
+	committed := rd.CommittedEntries
+	if d.IsLeader() {
+		var now []eraftpb.Entry
+		if now, committed = d.committedOnDisk(&rd); len(now) > 0 {
+			d.applyCommitted(now)
+			if d.stopped {
+				return
+			}
+		}
+	}
 	result, err := d.peerStorage.SaveReadyState(&rd)
 	if err != nil {
 		log.Panicf("[persist] %s saving ready state failed: %v", d.Tag, err)
@@ -53,8 +65,8 @@ func (d *peerMsgHandler) HandleRaftReady() {
 		d.onSnapshotApplied(result)
 	}
 	d.Send(d.ctx.trans, rest)
-	if len(rd.CommittedEntries) > 0 {
-		d.applyCommitted(rd.CommittedEntries)
+	if len(committed) > 0 {
+		d.applyCommitted(committed)
 		if d.stopped {
 			return
 		}

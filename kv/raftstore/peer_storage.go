@@ -93,6 +93,12 @@ func NewPeerStorage(engines *engine_util.Engines, region *metapb.Region, regionS
 		return nil, errors.Errorf("%s unexpected raft log index: last index %d < applied index %d",
 			tag, raftState.LastIndex, applyState.AppliedIndex)
 	}
+	// A leader applies the entries it knows committed before it writes the
+	// Ready that records the new commit index (HandleRaftReady); after a
+	// crash in between, what it applied was committed all the same.
+	if hs := raftState.GetHardState(); hs != nil && hs.Commit < applyState.AppliedIndex {
+		hs.Commit = applyState.AppliedIndex
+	}
 	return &PeerStorage{
 		Engines:     engines,
 		region:      region,

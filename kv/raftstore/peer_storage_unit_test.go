@@ -121,6 +121,27 @@ func TestPeerStorageRestartKeepsLog2B(t *testing.T) {
 	}
 }
 
+// A leader may apply entries before it persists the commit index that
+// covers them; the restarted peer must not start with commit < applied
+// (raft refuses that).
+func TestPeerStorageRestartRaisesCommitToApplied2B(t *testing.T) {
+	ps, engines := openStorageForTest(t)
+	appendAndPersist(t, ps, entry(6, 6), entry(7, 6))
+	ps.applyState.AppliedIndex = 7
+	if err := engine_util.PutMeta(engines.Kv, meta.ApplyStateKey(1), ps.applyState); err != nil {
+		t.Fatal(err)
+	}
+	reopened, err := NewPeerStorage(engines, ps.region, nil, "test")
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	hs, _, err := reopened.InitialState()
+	if err != nil || hs.Commit != 7 {
+		t.Fatalf("after applying up to 7 with commit %d on disk: initial commit %d (%v), want 7",
+			ps.raftState.HardState.Commit, hs.Commit, err)
+	}
+}
+
 func TestRecoverInterruptedSnapshotMovesLogToSnapshot(t *testing.T) {
 	ps, engines := openStorageForTest(t)
 	// Crash after kvdb took a snapshot at (20, 9) but before raftdb did.

@@ -32,10 +32,10 @@ import (
 //
 // The breakdown follows a put through the store (means, in ms): queue
 // (router to the raft worker), append (proposed to in the leader's raft
-// log), commit (to the leader's persisted commit: followers' appends and
-// answers, the leader's next round), apply (to answered: the kvdb write of
-// the leader's round), rest (the client's latency minus those: routing,
-// waking the client). Then the engines: raftdb and kvdb write batches
+// log on disk), commit (to the leader knowing it committed: the followers
+// write and answer, the leader's next round takes the answers), apply (to
+// answered: the kvdb write), rest (the client's latency minus those:
+// routing, the client waking up). Then the engines: raftdb and kvdb write batches
 // (mean time and batches per put; a raftdb write includes its fsync),
 // kvdb fsyncs, and the raft workers: rounds per second, messages per
 // round, time per Ready, and the network's messages and bytes per put.

@@ -20,8 +20,8 @@ type Callback struct {
 	proposed time.Time
 	// queued, appended and committed time the other stages of the write
 	// path for the metrics (zero until reached): when the router took the
-	// command, when the leader had its entry in its raft log, and when the
-	// leader had persisted the commit of the entry.
+	// command, when the leader had its entry in its raft log on disk, and
+	// when the leader knew the entry committed.
 	queued, appended, committed time.Time
 }
 
@@ -70,10 +70,13 @@ func (cb *Callback) Appended(now time.Time) {
 	}
 }
 
-// Committed: see Appended.
+// Committed: see Appended. An entry committed is appended too.
 func (cb *Callback) Committed(now time.Time) {
 	if cb != nil && cb.committed.IsZero() {
 		cb.committed = now
+		if cb.appended.IsZero() {
+			cb.appended = now
+		}
 	}
 }
 
