@@ -39,21 +39,32 @@
 // after a crash the two always agree: the store replays the log from the
 // applied index. Key formats are in meta/.
 //
+// raftdb syncs every write. kvdb syncs every write but the apply batches
+// (engine_util.CreateKVDB, WriteBatch.DeferSync): a machine crash may lose
+// the last applies, which the store then redoes from the raft log. So the
+// raft-log GC worker syncs kvdb before it deletes entries, and batches that
+// hold an admin command sync (the store acts on them at once).
+//
 // # Handling a Ready (peer_msg_handler.go)
 //
-//  1. PeerStorage.SaveReadyState writes the new entries and hard state to
+//  1. A leader sends its appends (SendAppends) and applies the committed
+//     entries it already has on disk (committedOnDisk): the followers write
+//     while it does, and its clients need not wait for its write. Raft
+//     counts the leader's own copy only when their answers come, in a later
+//     round, after its write. Both are optional speed-ups.
+//  2. PeerStorage.SaveReadyState writes the new entries and hard state to
 //     raftdb (and, for a snapshot, the new states to both engines) before
-//     anything is sent: a peer never acknowledges what it has not persisted.
-//  2. The Ready's messages go to the transport.
-//  3. The committed entries are applied (apply.go): writes of consecutive
-//     entries share one kvdb batch with the new apply state, reads flush it
-//     first, and each proposal's callback is answered once its entry is on
-//     disk. Applying an admin command returns an exec result
+//     anything else is sent: a peer never acknowledges what it has not
+//     persisted.
+//  3. The other messages go to the transport, and the other committed
+//     entries are applied (apply.go): writes of consecutive entries share
+//     one kvdb batch with the new apply state, reads flush it first, and
+//     each proposal's callback is answered once its batch is written. Applying an admin command returns an exec result
 //     (exec_result.go): log compacted, membership changed, region split.
-//  4. The peer carries out those results (onExecResults): schedules log GC,
+//     The peer carries out those results (onExecResults): schedules log GC,
 //     updates the store's region index, creates or destroys peers, reports
 //     to the scheduler.
-//  5. RawNode.Advance tells raft the Ready is done.
+//  4. RawNode.Advance tells raft the Ready is done.
 //
 // # The store's region index
 //
