@@ -11,7 +11,7 @@ import (
 
 // Applying writes leaves kvdb unsynced (the raft log replays them); a
 // batch with an admin command is synced, as the peer acts on it at once.
-func TestApplySyncsOnlyAdminBatches3B(t *testing.T) {
+func TestApplySyncsOnlyAdminBatches2B(t *testing.T) {
 	region := applyTestRegion()
 	cases := []struct {
 		name  string

@@ -100,7 +100,7 @@ func TestRaftLogGCWithoutResultChannelDoesNotBlock(t *testing.T) {
 
 // The kv engine defers the sync of its apply batches; the GC must make them
 // durable before it deletes the entries a replay would need to redo them.
-func TestRaftLogGCSyncsTheKvEngineFirst2C(t *testing.T) {
+func TestRaftLogGCSyncsTheKvEngineFirst(t *testing.T) {
 	engines := util.NewTestEngines()
 	t.Cleanup(func() { _ = engines.Destroy() })
 	gcWriteLog(t, engines.Raft, 1, 5, 20)

@@ -33,7 +33,7 @@ func openSyncTestDB(t *testing.T, deferred bool) *badger.DB {
 
 // A kv engine syncs every write but those of DeferSync batches, which
 // count as unsynced until a sync (SyncDB or any synced write) covers them.
-func TestDeferSyncCountsUntilSynced2B(t *testing.T) {
+func TestDeferSyncCountsUntilSynced(t *testing.T) {
 	db := openSyncTestDB(t, true)
 	var applyWB, otherWB WriteBatch
 	applyWB.DeferSync()
@@ -83,7 +83,7 @@ func TestDeferSyncCountsUntilSynced2B(t *testing.T) {
 }
 
 // An engine of CreateDB syncs every write in badger: nothing is deferred.
-func TestSyncedEngineNeverDefers2B(t *testing.T) {
+func TestSyncedEngineNeverDefers(t *testing.T) {
 	db := openSyncTestDB(t, false)
 	var wb WriteBatch
 	wb.DeferSync()
