@@ -35,7 +35,10 @@ import (
 // write.) Revive lets writes through again.
 //
 // What this models: the process dying at that instant, with every write
-// that badger accepted before it surviving (badger syncs its writes). What
+// that badger accepted before it surviving (badger syncs its writes; the
+// kv engine's deferred apply batches survive too, as they do in the page
+// cache when only the process dies: test_raftstore's durableApplies models
+// losing them in a machine crash). What
 // it does not model: losing writes that were accepted but not yet on disk
 // (a machine crash with write caching), a write torn inside one badger
 // transaction, or files written outside the engines (snapshot files in the
