@@ -5,8 +5,9 @@ import "time"
 // Scheduler looks at the whole cluster and proposes operators that even
 // out its load (balance-leader, balance-region). The coordinator runs each
 // scheduler on its own timer: again after GetMinInterval when it proposed
-// an operator, less and less often (up to MaxScheduleInterval) while it
-// finds nothing to do.
+// an operator that was started (or refused only because its region runs
+// one already), less and less often (up to MaxScheduleInterval) while it
+// finds nothing to do or proposes what the operator controller refuses.
 type Scheduler interface {
 	// GetName names the scheduler in logs and operator descriptions.
 	GetName() string
