@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,7 +26,10 @@ type launcher struct {
 
 func startLauncher(t *testing.T, dataDir string, args ...string) *launcher {
 	t.Helper()
-	args = append([]string{"-bin", binDir, "-data", dataDir, "-scheduler-port", strconv.Itoa(freePort(t)), "-store-port", strconv.Itoa(freePort(t)), "-status-port", strconv.Itoa(freePort(t))}, args...)
+	// The launcher takes runs of ports from where it is told: the scheduler
+	// two (client, peer), the stores three, their status servers three.
+	ports := freePortRuns(t, 2, 3, 3)
+	args = append([]string{"-bin", binDir, "-data", dataDir, "-scheduler-port", strconv.Itoa(ports[0]), "-store-port", strconv.Itoa(ports[1]), "-status-port", strconv.Itoa(ports[2])}, args...)
 	l := &launcher{cmd: exec.Command(filepath.Join(binDir, "tinykv-cluster"), args...), lines: make(chan string, 1000), exited: make(chan struct{})}
 	pr, pw := io.Pipe()
 	l.cmd.Stdout, l.cmd.Stderr = pw, pw
@@ -61,8 +65,8 @@ func startLauncher(t *testing.T, dataDir string, args ...string) *launcher {
 }
 
 // startLauncherUp starts tinykv-cluster and waits until the cluster is
-// up. The launcher uses the ports after the ones it is given (peer port,
-// stores 2 and 3), which another program may hold: it tries other ports then.
+// up. The ports it is given were free a moment before, but another program
+// may take one first (see portTaken): it tries other ports then.
 func startLauncherUp(t *testing.T, dataDir string) (*launcher, string) {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
@@ -81,7 +85,7 @@ func startLauncherUp(t *testing.T, dataDir string) (*launcher, string) {
 			}
 			break
 		}
-		if attempt == 3 || !strings.Contains(l.output(), "is not free") {
+		if attempt == 3 || !portTaken(l.output()) {
 			t.Fatalf("tinykv-cluster exited (%v) before the cluster was up:\n%s", l.cmd.ProcessState, l.output())
 		}
 	}
@@ -111,10 +115,75 @@ func (l *launcher) waitLine(t *testing.T, text string, timeout time.Duration) st
 	}
 }
 
-func freePort(t *testing.T) int {
-	addr := freeAddr(t)
-	port, _ := strconv.Atoi(addr[strings.LastIndex(addr, ":")+1:])
-	return port
+// freePortRuns returns, for each length n in runs, the first of n
+// consecutive loopback ports, all free when it returns and no two runs
+// overlapping.
+func freePortRuns(t *testing.T, runs ...int) []int {
+	t.Helper()
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			l.Close()
+		}
+	}()
+	var firsts []int
+	for _, n := range runs {
+		for attempt := 0; ; attempt++ {
+			if attempt == 100 {
+				t.Fatalf("found no %d consecutive free ports on 127.0.0.1 in 100 tries", n)
+			}
+			first, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			run := []net.Listener{first}
+			base := first.Addr().(*net.TCPAddr).Port
+			for i := 1; i < n; i++ {
+				l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(base+i)))
+				if err != nil {
+					break
+				}
+				run = append(run, l)
+			}
+			held = append(held, run...)
+			if len(run) == n {
+				firsts = append(firsts, base)
+				break
+			}
+		}
+	}
+	return firsts
+}
+
+// portTaken reports whether a launcher's output says that a port it was
+// given was taken by another program in the meantime: when it chose its
+// ports, or when a process it started tried to listen.
+func portTaken(output string) bool {
+	return strings.Contains(output, "is not free") || strings.Contains(output, "address already in use")
+}
+
+// watchChildren lists every child process of the launcher seen while it
+// runs, until it exits.
+func watchChildren(t *testing.T, l *launcher) []int {
+	t.Helper()
+	seen := make(map[int]bool)
+	timeout := time.After(2 * time.Minute)
+	for {
+		for _, pid := range childPids(l.cmd.Process.Pid) {
+			seen[pid] = true
+		}
+		select {
+		case <-l.exited:
+			var children []int
+			for pid := range seen {
+				children = append(children, pid)
+			}
+			return children
+		case <-timeout:
+			t.Fatalf("tinykv-cluster did not give up on a store that cannot start:\n%s", l.output())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // childPids lists the processes whose parent is pid (children of any of
@@ -206,30 +275,22 @@ func TestLauncherRunsAndStopsCleanly(t *testing.T) {
 // start (its data directory is a file) makes the launcher stop the
 // processes it started and exit 1 naming the log.
 func TestLauncherStopsEverythingWhenAStoreCannotStart(t *testing.T) {
-	dataDir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dataDir, "store-2"), []byte("not a directory"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	l := startLauncher(t, dataDir, "-wait", "30s")
-	// Every child seen while the launcher runs must be gone after it.
-	seen := make(map[int]bool)
-	timeout := time.After(2 * time.Minute)
-watch:
-	for {
-		for _, pid := range childPids(l.cmd.Process.Pid) {
-			seen[pid] = true
-		}
-		select {
-		case <-l.exited:
-			break watch
-		case <-timeout:
-			t.Fatalf("tinykv-cluster did not give up on a store that cannot start:\n%s", l.output())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	var l *launcher
 	var children []int
-	for pid := range seen {
-		children = append(children, pid)
+	for attempt := 1; ; attempt++ {
+		dataDir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dataDir, "store-2"), []byte("not a directory"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		l = startLauncher(t, dataDir, "-wait", "30s")
+		children = watchChildren(t, l)
+		// A port taken by another program between the choice and the
+		// launcher's own check, or the listen of a process it started, fails
+		// the start for another reason than store-2: try other ports.
+		if attempt == 3 || !portTaken(l.output()) {
+			break
+		}
+		t.Logf("attempt %d: a port was taken by another program, trying other ports:\n%s", attempt, l.output())
 	}
 	if code := l.cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(l.output(), "store-2") {
 		t.Fatalf("tinykv-cluster with a broken store: exit %d, output:\n%s\nwant exit 1 naming store-2", code, l.output())

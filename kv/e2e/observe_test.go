@@ -35,7 +35,8 @@ func startObserved(t *testing.T, n int, storeArgs ...string) *observedCluster {
 	}
 	c, err := local.New(local.Config{
 		BinDir: binDir, DataDir: dir, Stores: n, StoreConfig: storeConfig,
-		SchedulerConfig: "[schedule]\npatrol-region-interval = \"100ms\"\nmax-store-down-time = \"10m\"\n[replication]\nmax-replicas = 3\n",
+		// A killed store reads as disconnected after 2 s (20 s by default).
+		SchedulerConfig: "[schedule]\npatrol-region-interval = \"100ms\"\nmax-store-down-time = \"10m\"\nstore-disconnect-time = \"2s\"\n[replication]\nmax-replicas = 3\n",
 	})
 	if err != nil {
 		os.RemoveAll(dir)
