@@ -45,6 +45,13 @@ import (
 //	if !crash.Wait(5 * time.Second) { ... the trigger never fired ... }
 //	cluster.StartServer(2)
 //
+// CrashServer hits the store wherever its goroutines are (each hangs at
+// its next engine write), which no seed replays. CrashServerBeforeWrite
+// with n drawn from the cluster's generator picks a random point of the
+// store's own work that the seed replays (what the other stores do in the
+// meantime still depends on timing); the writes of both engines count,
+// the workers' included.
+//
 // Store 0 in CrashServerAfter, AfterSent and AfterAck stands for any
 // store: the one that sent the message the trigger picks crashes
 // (Crash.StoreID tells which).
@@ -60,16 +67,12 @@ import (
 // badger's own background work (flushes, compactions) goes on; the engines
 // stay open across the restart, as with StopServer.
 
-// CrashServerBeforeWrite is the same for the random points of a store's
-// own work, replayable from a seed: a test draws n from the cluster's
-// generator. The writes of both engines count, workers' included.
-
 // CrashTrigger looks at each message the network delivers (in delivery
 // order; calls are serialised) and returns true for the one right after
 // which the armed store crashes. It is called until it fires once.
 type CrashTrigger func(msg *raft_serverpb.RaftMessage) bool
 
-// Crash is a crash armed with CrashServerAfter.
+// Crash is a crash armed with CrashServerAfter or CrashServerBeforeWrite.
 type Crash struct {
 	// storeID is the store to crash; 0 until the crash when any store may.
 	storeID uint64
@@ -161,7 +164,9 @@ func (c *Cluster) CrashServerAfter(storeID uint64, trigger CrashTrigger) *Crash 
 // CrashServerBeforeWrite arms a crash of a store just before its nth
 // engine write (n >= 1, counting the writes to both its engines from now):
 // that write and everything after it is lost. The store is then stopped in
-// the background (Wait for it before StartServer).
+// the background (Wait for it before StartServer). One such crash may be
+// armed per store at a time (a second one, before the first fires, is
+// refused).
 func (c *Cluster) CrashServerBeforeWrite(storeID uint64, n int64) *Crash {
 	c.checkRunning("CrashServerBeforeWrite")
 	sim := c.nodeSimulator("CrashServerBeforeWrite")
@@ -179,7 +184,9 @@ func (c *Cluster) CrashServerBeforeWrite(storeID uint64, n int64) *Crash {
 		done:    make(chan struct{}),
 	}
 	log.Infof("[msg] store=%d the test arms a crash of the store before its write %d from now", storeID, n)
-	sim.trans.crashes.armWrites(cr)
+	if !sim.trans.crashes.armWrites(cr) {
+		failNow("cluster %s: CrashServerBeforeWrite: a crash of store %d before a write is armed already", c.label(), storeID)
+	}
 	engine_util.CrashBeforeWrite(n, func() { sim.fireCrash(cr) }, engines.Kv, engines.Raft)
 	return cr
 }
@@ -269,11 +276,22 @@ type crashSwitch struct {
 }
 
 // armWrites records a crash armed on a store's writes, to disarm it at
-// shutdown.
-func (s *crashSwitch) armWrites(cr *Crash) {
+// shutdown; false when one of that store is armed and has not fired.
+func (s *crashSwitch) armWrites(cr *Crash) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.armedWrites = append(s.armedWrites, cr)
+	var pending []*Crash
+	for _, other := range s.armedWrites {
+		if other.Fired() {
+			continue
+		}
+		if other.storeID == cr.storeID {
+			return false
+		}
+		pending = append(pending, other)
+	}
+	s.armedWrites = append(pending, cr)
+	return true
 }
 
 func (s *crashSwitch) arm(cr *Crash) {
