@@ -24,25 +24,27 @@ import (
 // calling Crash(kv, raft).
 //
 // After Crash every write through this package to those databases
-// (WriteBatch.WriteToDB, PutCF, DeleteCF, PutMeta, DeleteKeys, DeleteRange)
-// and every write path outside it that asks DropWrite first (snapshot
-// ingestion) waits, so the goroutine that wrote makes no progress, as in a
-// dead process. ReleaseCrashed lets those writes return, and the later
-// ones at once, reporting success and writing nothing: the dead store's
-// goroutines can then run to their end and be stopped, and what they did
-// after the crash never reaches the engines. (An error would not do: a
-// process cannot see its own death, and the raftstore panics on a failed
-// write.) Revive lets writes through again.
+// (WriteBatch.WriteToDB, PutCF, DeleteCF, PutMeta, DeleteKeys, DeleteRange),
+// every fsync (SyncDB, and the sync after a synced write: see
+// SyncDropped), and every write path outside it that asks DropWrite first
+// (snapshot ingestion) waits, so the goroutine that wrote makes no
+// progress, as in a dead process. ReleaseCrashed lets those writes return,
+// and the later ones at once, reporting success and writing nothing: the
+// dead store's goroutines can then run to their end and be stopped, and
+// what they did after the crash never reaches the engines. (An error would
+// not do: a process cannot see its own death, and the raftstore panics on
+// a failed write.) Revive lets writes through again.
 //
 // What this models: the process dying at that instant, with every write
 // that badger accepted before it surviving (badger syncs its writes; the
 // kv engine's deferred apply batches survive too, as they do in the page
-// cache when only the process dies: test_raftstore's durableApplies models
-// losing them in a machine crash). What
-// it does not model: losing writes that were accepted but not yet on disk
-// (a machine crash with write caching), a write torn inside one badger
-// transaction, or files written outside the engines (snapshot files in the
-// snap directory). Reads are not affected.
+// cache when only the process dies). What it does not model by itself:
+// losing writes that were accepted but not yet on disk (a machine crash);
+// test_raftstore's durableApplies does that for the deferred apply
+// batches, and since no sync happens after the crash, what it recorded at
+// the last sync is what a power loss at the crash would leave. Nor a write
+// torn inside one badger transaction, nor files written outside the
+// engines (snapshot files in the snap directory). Reads are not affected.
 //
 // The crash state is per database and costs production code one atomic
 // load per write.
@@ -169,6 +171,23 @@ func DropWrite(db *badger.DB) bool {
 		}
 		g.fire()
 		return DropWrite(db)
+	}
+	<-g.released
+	return true
+}
+
+// SyncDropped is DropWrite for an fsync: a dead process syncs nothing, so
+// a sync of a crashed db waits like a write and then is skipped (what was
+// unsynced at the crash stays unsynced). It does not count towards
+// CrashBeforeWrite.
+func SyncDropped(db *badger.DB) bool {
+	m := crashed.Load()
+	if m == nil {
+		return false
+	}
+	g := (*m)[db]
+	if g == nil || g.released == nil {
+		return false
 	}
 	<-g.released
 	return true

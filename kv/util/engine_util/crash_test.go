@@ -1,6 +1,7 @@
 package engine_util
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -155,5 +156,38 @@ func TestCrashBeforeWrite(t *testing.T) {
 	}
 	if v, err := GetCF(kv, CfDefault, []byte("at")); err != badger.ErrKeyNotFound {
 		t.Errorf("the write that crashed reads as %q, %v: it reached the database", v, err)
+	}
+}
+
+// A dead process syncs nothing: SyncDB of a crashed engine hangs, then
+// returns without syncing (the OnSync hook does not run).
+func TestCrashDropsSyncs(t *testing.T) {
+	db, err := CreateKVDB(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	var syncs atomic.Int64
+	if !OnSync(db, func() { syncs.Add(1) }) {
+		t.Fatal("OnSync refused an engine of CreateKVDB")
+	}
+	if err := SyncDB(db); err != nil || syncs.Load() != 1 {
+		t.Fatalf("SyncDB before the crash: %v, %d syncs; want nil, 1", err, syncs.Load())
+	}
+	Crash(db)
+	defer Revive(db)
+	done := make(chan error, 1)
+	go func() { done <- SyncDB(db) }()
+	select {
+	case err := <-done:
+		t.Fatalf("SyncDB of a crashed engine returned (%v) before the crash was released: it must hang", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	ReleaseCrashed(db)
+	if err := <-done; err != nil {
+		t.Fatalf("SyncDB of a released crashed engine: %v, want a silent success", err)
+	}
+	if n := syncs.Load(); n != 1 {
+		t.Errorf("SyncDB after the crash synced (%d syncs, want 1): a dead process syncs nothing", n)
 	}
 }
