@@ -123,6 +123,7 @@ func TestSchedulerLeaderKilled(t *testing.T) {
 	tc := startCluster(t, options{stores: 3, schedulers: 3, regionMaxSize: "12KiB", regionSplitSize: "8KiB"})
 	tc.waitReplicas(3, time.Minute)
 	leader := tc.schedulerLeader(30 * time.Second)
+	up := time.Since(start)
 
 	log := &writeLog{acked: make(map[string]string)}
 	tsos := &tsoLog{}
@@ -144,7 +145,7 @@ func TestSchedulerLeaderKilled(t *testing.T) {
 		tsoDone.Wait()
 	}
 	defer stopAll()
-	time.Sleep(2 * time.Second) // writes and timestamps under way
+	time.Sleep(time.Second) // writes and timestamps under way
 	idBefore, err := tc.sched.AllocID(ctx(t, 10*time.Second))
 	if err != nil {
 		t.Fatalf("alloc id before the failover: %v", err)
@@ -245,6 +246,7 @@ func TestSchedulerLeaderKilled(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	splitAfter := time.Since(served)
 	idAfter, err := tc.sched.AllocID(ctx(t, 10*time.Second))
 	if err != nil || idAfter <= idBefore {
 		t.Fatalf("id allocated after the failover = %d, %v; want above %d, allocated before", idAfter, err, idBefore)
@@ -258,8 +260,8 @@ func TestSchedulerLeaderKilled(t *testing.T) {
 	tsos.mu.Lock()
 	taken, fails := len(tsos.ts), tsos.fails
 	tsos.mu.Unlock()
-	passed(t, start, "%s killed, %s elected %v later and serving timestamps to the client %v later (the last before: %d); %d timestamps increasing (%d attempts failed during the failover); "+
-		"split into region %d after it (ids %d before, %d after); longest write gap %v; %d acknowledged writes intact",
-		leader.Name, newLeader.Name, election.Round(10*time.Millisecond), failover.Round(10*time.Millisecond), lastBefore, taken, fails, newRegion, idBefore, idAfter,
+	passed(t, start, "3 members and 3 stores up in %.1fs; %s killed, %s elected %v later and serving timestamps to the client %v later (the last before: %d); %d timestamps increasing (%d attempts failed during the failover); "+
+		"split into region %d %.1fs after it (ids %d before, %d after); longest write gap %v; %d acknowledged writes intact",
+		up.Seconds(), leader.Name, newLeader.Name, election.Round(10*time.Millisecond), failover.Round(10*time.Millisecond), lastBefore, taken, fails, newRegion, splitAfter.Seconds(), idBefore, idAfter,
 		writeGap.Round(10*time.Millisecond), len(log.acked))
 }
