@@ -46,15 +46,25 @@ type schedulerTaskHandler struct {
 	router          message.RaftRouter
 	// started is when the store started, reported in store heartbeats.
 	started time.Time
+	// ctx ends when the store shuts down: a call to a scheduler that does
+	// not answer (it retries until its timeout) must not hold the stop.
+	ctx context.Context
 }
 
-// NewSchedulerTaskHandler makes the scheduler worker's handler.
-func NewSchedulerTaskHandler(storeID uint64, schedulerClient scheduler_client.Client, router message.RaftRouter) *schedulerTaskHandler {
+// NewSchedulerTaskHandler makes the scheduler worker's handler; its calls
+// to the scheduler end when stop is closed.
+func NewSchedulerTaskHandler(storeID uint64, schedulerClient scheduler_client.Client, router message.RaftRouter, stop <-chan struct{}) *schedulerTaskHandler {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-stop
+		cancel()
+	}()
 	return &schedulerTaskHandler{
 		storeID:         storeID,
 		SchedulerClient: schedulerClient,
 		router:          router,
 		started:         time.Now(),
+		ctx:             ctx,
 	}
 }
 
@@ -96,7 +106,7 @@ func (r *schedulerTaskHandler) onRegionHeartbeatResponse(resp *schedulerpb.Regio
 }
 
 func (r *schedulerTaskHandler) onAskSplit(region *metapb.Region, splitKey []byte, peer *metapb.Peer, callback *message.Callback) {
-	resp, err := r.SchedulerClient.AskSplit(context.TODO(), region)
+	resp, err := r.SchedulerClient.AskSplit(r.ctx, region)
 	if err != nil {
 		log.Errorf("[split] ask split for region %d failed: %v", region.Id, err)
 		callback.Done(nil)
@@ -135,7 +145,7 @@ func (r *schedulerTaskHandler) onStoreHeartbeat(stats *schedulerpb.StoreStats, d
 	if err := fillStoreStats(stats, dataDir, r.started); err != nil {
 		log.Warnf("[scheduler] store %d disk statistics of %s unknown: %v", stats.StoreId, dataDir, err)
 	}
-	if err := r.SchedulerClient.StoreHeartbeat(context.TODO(), stats); err != nil {
+	if err := r.SchedulerClient.StoreHeartbeat(r.ctx, stats); err != nil {
 		log.Warnf("[scheduler] store %d heartbeat failed: %v", stats.StoreId, err)
 	}
 }
