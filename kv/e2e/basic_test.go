@@ -154,6 +154,25 @@ func TestSchedulerKillUnderLoad(t *testing.T) {
 		writes.Load(), duringOutage, ts, maxTSBefore.Load(), idAfter, idBefore)
 }
 
+// TestStoreStopsWhileTheSchedulerIsDown: a store whose scheduler died
+// stops on SIGTERM at once and cleanly (exit 0), although its calls to the
+// scheduler (store heartbeats) retry until their timeout of 30 s.
+func TestStoreStopsWhileTheSchedulerIsDown(t *testing.T) {
+	start := time.Now()
+	tc := startCluster(t, options{stores: 1})
+	tc.waitReplicas(1, time.Minute)
+	tc.mustPut("k", "v")
+	tc.Scheduler.Kill()
+	time.Sleep(time.Second) // store heartbeats (every 200 ms) are retrying now
+	stopAt := time.Now()
+	err := tc.Stores[0].Stop(stopTimeout)
+	took := time.Since(stopAt)
+	if err != nil || took > 5*time.Second {
+		t.Fatalf("SIGTERM to the store while its scheduler is down: stopped after %v (%v); want a clean stop (exit 0) within seconds", took.Round(10*time.Millisecond), err)
+	}
+	passed(t, start, "the store stopped cleanly %v after SIGTERM, its scheduler dead", took.Round(time.Millisecond))
+}
+
 // TestBadInputFromOutside: requests with a wrong region id, a stale epoch,
 // a wrong cluster id, and garbage bytes on the ports get clear errors,
 // crash nothing and change nothing.
