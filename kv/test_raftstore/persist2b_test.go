@@ -37,16 +37,17 @@ func TestAckedWriteSurvivesFollowerCrash2B(t *testing.T) {
 
 	cluster.MustPut([]byte("before"), []byte("the crash"))
 	region := cluster.GetRegion(nil)
-	leader := cluster.LeaderOfRegion(region.Id)
-	if leader == nil {
-		fail("no leader of region %d reported within %v of start", region.Id, leaderWaitTimeout)
-	}
-	// Cut off a store that is not the leader: the write needs the other two.
+	// Cut off a store that is not the leader (as the network saw it
+	// last): the write needs the other two.
+	leader, _ := cluster.transport().checks.latestLeader(region.Id)
 	var followers []uint64
 	for _, p := range region.Peers {
-		if p.StoreId != leader.StoreId {
+		if p.Id != leader {
 			followers = append(followers, p.StoreId)
 		}
+	}
+	if len(followers) != 2 {
+		fail("no leader of region %d seen on the network (peers %v)", region.Id, region.Peers)
 	}
 	cutOff := followers[cluster.rng.Intn(len(followers))]
 	others := make([]uint64, 0, 2)
@@ -62,7 +63,7 @@ func TestAckedWriteSurvivesFollowerCrash2B(t *testing.T) {
 	cluster.MustPut(key, value)
 	if !crash.Wait(crashWaitTimeout) {
 		fail("the put of %q was answered, but no store acknowledged its entry within %v "+
-			"(store %d cut off, the leader was store %d): the harness could not stage the crash", key, crashWaitTimeout, cutOff, leader.StoreId)
+			"(store %d cut off, the leader was peer %d): the harness could not stage the crash", key, crashWaitTimeout, cutOff, leader)
 	}
 	crashed, ackedTo := crash.StoreID(), crash.Message().GetToPeer().GetStoreId()
 	ack := crash.Message().GetMessage()
