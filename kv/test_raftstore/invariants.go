@@ -24,9 +24,10 @@ import (
 //     stops delivering and the test fails instead of exhausting memory;
 //   - disagree on a committed entry: the term of every committed index the
 //     leaders announce is recorded, and two different terms for one index
-//     break log matching (the record also lets tests check truncated terms).
-// It also records the peers that act as leader in each term (tests check
-// election safety with it: one leader per term).
+//     break log matching (the record also lets tests check truncated terms);
+//   - lead a term that another peer leads: the peers that send what only
+//     a leader sends (append, heartbeat, snapshot) are recorded per term,
+//     and two of them in one term break election safety.
 
 const (
 	// repeatLimit is how many identical messages a store may send within
@@ -258,7 +259,7 @@ func (v *invariants) committedTerm(regionID, index uint64) (uint64, bool) {
 }
 
 // recordLeader notes the sender of a leader's message as a leader of the
-// message's term.
+// message's term; a second leader of the term is a violation.
 func (v *invariants) recordLeader(msg *raft_serverpb.RaftMessage) {
 	m := msg.GetMessage()
 	v.mu.Lock()
@@ -268,12 +269,18 @@ func (v *invariants) recordLeader(msg *raft_serverpb.RaftMessage) {
 		terms = make(map[uint64][]uint64)
 		v.leaders[msg.RegionId] = terms
 	}
-	for _, peer := range terms[m.GetTerm()] {
+	leaders := terms[m.GetTerm()]
+	for _, peer := range leaders {
 		if peer == m.GetFrom() {
 			return
 		}
 	}
-	terms[m.GetTerm()] = append(terms[m.GetTerm()], m.GetFrom())
+	if len(leaders) > 0 {
+		v.violateLocked("region %d: peer %d (store %d) leads term %d, which peer %d leads already: two leaders in one term. "+
+			"A peer voted twice in that term: does a store forget a vote it granted (the vote must be saved with the hard state before it is sent)?",
+			msg.RegionId, m.GetFrom(), msg.GetFromPeer().GetStoreId(), m.GetTerm(), leaders[0])
+	}
+	terms[m.GetTerm()] = append(leaders, m.GetFrom())
 }
 
 // leadersOf lists the peers seen leading the region in term (more than one
