@@ -191,3 +191,30 @@ func TestCrashDropsSyncs(t *testing.T) {
 		t.Errorf("SyncDB after the crash synced (%d syncs, want 1): a dead process syncs nothing", n)
 	}
 }
+
+// BenchmarkDropWrite prices the crash switch on the write path: alone (no
+// database crashed: production, one atomic load) and while another
+// database is crashed (the running stores of a crash test).
+func BenchmarkDropWrite(b *testing.B) {
+	db, err := CreateDB(b.TempDir(), false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	run := func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if DropWrite(db) {
+				b.Fatal("a write to a database that did not crash is dropped")
+			}
+		}
+	}
+	b.Run("none-crashed", run)
+	other, err := CreateDB(b.TempDir(), false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer other.Close()
+	Crash(other)
+	defer Revive(other)
+	b.Run("another-crashed", run)
+}
