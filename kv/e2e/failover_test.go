@@ -231,26 +231,27 @@ func TestSchedulerLeaderKilled(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 
-	// A split after the failover: the writers go on until a region with a
-	// new id shows on the new leader.
-	var newRegion uint64
-	for deadline := time.Now().Add(30 * time.Second); newRegion == 0; {
-		regions, _ := tc.regions()
-		for _, r := range regions {
-			if r.Id > idBefore {
-				newRegion = r.Id
-			}
-		}
-		if newRegion == 0 && time.Now().After(deadline) {
-			t.Fatalf("no split took effect in 30 s after the failover (every region's id is at most %d, allocated before it): %v", idBefore, regions)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	splitAfter := time.Since(served)
+	// Ids go on above every id allocated before; a split asks the new
+	// leader for its ids: the writers go on until a region with an id above
+	// the first one the new leader allocated shows on it.
 	idAfter, err := tc.sched.AllocID(ctx(t, 10*time.Second))
 	if err != nil || idAfter <= idBefore {
 		t.Fatalf("id allocated after the failover = %d, %v; want above %d, allocated before", idAfter, err, idBefore)
 	}
+	var newRegion uint64
+	for deadline := time.Now().Add(30 * time.Second); newRegion == 0; {
+		regions, _ := tc.regions()
+		for _, r := range regions {
+			if r.Id > idAfter {
+				newRegion = r.Id
+			}
+		}
+		if newRegion == 0 && time.Now().After(deadline) {
+			t.Fatalf("no split took effect in 30 s after the failover (no region's id is above %d, the first id %s allocated): %v", idAfter, newLeader.Name, regions)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	splitAfter := time.Since(served)
 	stopAll()
 	if err := tsos.check(); err != nil {
 		t.Fatalf("timestamps across the failover: %v", err)
@@ -261,7 +262,7 @@ func TestSchedulerLeaderKilled(t *testing.T) {
 	taken, fails := len(tsos.ts), tsos.fails
 	tsos.mu.Unlock()
 	passed(t, start, "3 members and 3 stores up in %.1fs; %s killed, %s elected %v later and serving timestamps to the client %v later (the last before: %d); %d timestamps increasing (%d attempts failed during the failover); "+
-		"split into region %d %.1fs after it (ids %d before, %d after); longest write gap %v; %d acknowledged writes intact",
+		"split into region %d %.1fs after it (ids %d before, %d after the failover); longest write gap %v; %d acknowledged writes intact",
 		up.Seconds(), leader.Name, newLeader.Name, election.Round(10*time.Millisecond), failover.Round(10*time.Millisecond), lastBefore, taken, fails, newRegion, splitAfter.Seconds(), idBefore, idAfter,
 		writeGap.Round(10*time.Millisecond), len(log.acked))
 }
