@@ -25,7 +25,8 @@ import (
 //   - right after the scheduler bootstrapped the cluster with the store's
 //     region (afterScheduler true): the store dies before it hears so.
 //
-// Bootstrap calls are handled one at a time.
+// Bootstrap calls are handled one at a time; one the scheduler does not
+// answer (an error of the call) counts for nothing.
 type bootstrapCrash struct {
 	afterScheduler bool
 	stores         []*local.Proc
@@ -75,10 +76,18 @@ func (b *bootstrapCrash) before(req *schedulerpb.BootstrapRequest) error {
 	return nil
 }
 
-func (b *bootstrapCrash) after(req *schedulerpb.BootstrapRequest, resp *schedulerpb.BootstrapResponse) {
+func (b *bootstrapCrash) after(req *schedulerpb.BootstrapRequest, resp *schedulerpb.BootstrapResponse, err error) {
 	defer b.serial.Unlock()
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if err != nil {
+		// The scheduler did not answer (starting, say): the caller tries
+		// again. The victim is the first store the scheduler answers.
+		if req == b.first && b.afterScheduler {
+			b.victim, b.first = nil, nil
+		}
+		return
+	}
 	if resp.GetHeader().GetError() == nil {
 		b.ok = append(b.ok, req.GetRegion())
 	}

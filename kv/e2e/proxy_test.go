@@ -29,11 +29,12 @@ func (rawCodec) Name() string { return "proto" }
 
 // bootstrapHook decides about one Bootstrap call at the proxy. before sees
 // the request and may refuse it (a non-nil error is the answer, the
-// scheduler never hears of it); after sees the scheduler's answer before
-// the caller does.
+// scheduler never hears of it); when it does not, after sees how the
+// scheduler answered (its response, or the error of the call) before the
+// caller does.
 type bootstrapHook interface {
 	before(req *schedulerpb.BootstrapRequest) error
-	after(req *schedulerpb.BootstrapRequest, resp *schedulerpb.BootstrapResponse)
+	after(req *schedulerpb.BootstrapRequest, resp *schedulerpb.BootstrapResponse, err error)
 }
 
 // schedulerProxy stands between the stores and a scheduler on a loopback
@@ -126,7 +127,7 @@ func (p *schedulerProxy) forward(_ any, in grpc.ServerStream) error {
 	}
 }
 
-// unary relays one unary call, letting edit see (and change) the answer.
+// unary relays one unary call, letting edit change the answer.
 func (p *schedulerProxy) unary(ctx context.Context, in grpc.ServerStream, method string, req []byte, edit func([]byte) ([]byte, error)) error {
 	var resp []byte
 	if err := p.target.Invoke(ctx, method, &req, &resp, grpc.ForceCodec(rawCodec{})); err != nil {
@@ -171,12 +172,15 @@ func (p *schedulerProxy) bootstrap(ctx context.Context, in grpc.ServerStream) er
 	if err := p.hook.before(&req); err != nil {
 		return err
 	}
-	return p.unary(ctx, in, methodBootstrap, data, func(data []byte) ([]byte, error) {
-		var resp schedulerpb.BootstrapResponse
-		if err := proto.Unmarshal(data, &resp); err != nil {
-			return nil, err
-		}
-		p.hook.after(&req, &resp)
-		return data, nil
-	})
+	var answer []byte
+	var resp schedulerpb.BootstrapResponse
+	err := p.target.Invoke(ctx, methodBootstrap, &data, &answer, grpc.ForceCodec(rawCodec{}))
+	if err == nil {
+		err = proto.Unmarshal(answer, &resp)
+	}
+	p.hook.after(&req, &resp, err)
+	if err != nil {
+		return err
+	}
+	return in.SendMsg(&answer)
 }
