@@ -51,9 +51,10 @@ func runScheduler(b *testing.B) (string, int) {
 		b.Fatalf("%v: build it first (make scheduler) or pass -bin", err)
 	}
 	dir := b.TempDir()
-	clientURL := fmt.Sprintf("http://127.0.0.1:%d", freePort(b))
+	urls := loopbackURLs(b, 2)
+	clientURL := urls[0]
 	cmd := exec.Command(bin, "-data-dir", filepath.Join(dir, "data"), "-client-urls", clientURL,
-		"-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", freePort(b)), "-L", "warn")
+		"-peer-urls", urls[1], "-L", "warn")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -16,14 +15,22 @@ import (
 	"github.com/tinykv-lab/tinykv/scheduler/client"
 )
 
-func freePort(t testing.TB) int {
+// loopbackURLs returns n distinct http URLs on 127.0.0.1 whose ports were
+// free a moment ago. The listeners stay open until all n are chosen: closed
+// one by one, the kernel may hand the same port out twice (seen as a client
+// and a peer URL on one port, "bind: address already in use").
+func loopbackURLs(t testing.TB, n int) []string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var urls []string
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		urls = append(urls, "http://"+l.Addr().String())
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return urls
 }
 
 // TestBadFlagsAndConfig: every bad setting exits 2 naming the setting,
@@ -95,7 +102,8 @@ func TestUnusableDataDirAndBusyPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	urls := func() []string {
-		return []string{"-client-urls", fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), "-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", freePort(t))}
+		u := loopbackURLs(t, 2)
+		return []string{"-client-urls", u[0], "-peer-urls", u[1]}
 	}
 	var stderr bytes.Buffer
 	if code := run(append(urls(), "-data-dir", filepath.Join(file, "sub")), &stderr); code != 1 || !strings.Contains(stderr.String(), "data-dir") {
@@ -108,7 +116,7 @@ func TestUnusableDataDirAndBusyPort(t *testing.T) {
 	defer busy.Close()
 	stderr.Reset()
 	args := []string{"-data-dir", filepath.Join(dir, "d"), "-client-urls", "http://" + busy.Addr().String(),
-		"-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", freePort(t))}
+		"-peer-urls", loopbackURLs(t, 1)[0]}
 	if code := run(args, &stderr); code != 1 || !strings.Contains(stderr.String(), busy.Addr().String()) {
 		t.Fatalf("client port in use: exit %d, stderr %q; want exit 1 naming %s", code, stderr.String(), busy.Addr())
 	}
@@ -125,9 +133,10 @@ func TestBinaryServesAndStops(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	clientURL := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	urls := loopbackURLs(t, 2)
+	clientURL := urls[0]
 	cmd := exec.Command(bin, "-data-dir", filepath.Join(dir, "data"), "-client-urls", clientURL,
-		"-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), "-L", "warn")
+		"-peer-urls", urls[1], "-L", "warn")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

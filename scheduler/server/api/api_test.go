@@ -22,14 +22,21 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 )
 
-func freePort(t *testing.T) int {
+// loopbackURLs returns n distinct http URLs on 127.0.0.1 whose ports were
+// free a moment ago; the listeners stay open until all n are chosen, so no
+// port is handed out twice.
+func loopbackURLs(t *testing.T, n int) []string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
+	var urls []string
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("free port: %v", err)
+		}
+		defer l.Close()
+		urls = append(urls, "http://"+l.Addr().String())
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return urls
 }
 
 // startScheduler runs a one-member scheduler with the API and waits until
@@ -40,8 +47,8 @@ func startScheduler(t *testing.T, opts ...func(*config.Config)) (*server.Server,
 	cfg := config.NewConfig()
 	cfg.Name = "api"
 	cfg.DataDir = t.TempDir()
-	cfg.ClientUrls = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	cfg.PeerUrls = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	urls := loopbackURLs(t, 2)
+	cfg.ClientUrls, cfg.PeerUrls = urls[0], urls[1]
 	cfg.InitialCluster = "api=" + cfg.PeerUrls
 	cfg.LeaderLease = 1
 	for _, opt := range opts {

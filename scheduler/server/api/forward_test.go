@@ -19,12 +19,12 @@ func TestNonLeaderForwards(t *testing.T) {
 	dir := t.TempDir()
 	var cfgs []*config.Config
 	var initial []string
+	urls := loopbackURLs(t, 4)
 	for i := 0; i < 2; i++ {
 		cfg := config.NewConfig()
 		cfg.Name = fmt.Sprintf("m%d", i+1)
 		cfg.DataDir = fmt.Sprintf("%s/m%d", dir, i+1)
-		cfg.ClientUrls = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-		cfg.PeerUrls = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+		cfg.ClientUrls, cfg.PeerUrls = urls[2*i], urls[2*i+1]
 		cfg.LeaderLease = 1
 		initial = append(initial, cfg.Name+"="+cfg.PeerUrls)
 		cfgs = append(cfgs, cfg)
