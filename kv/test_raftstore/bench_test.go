@@ -2,8 +2,10 @@ package test_raftstore
 
 import (
 	"fmt"
+	"math"
 	"math/rand"
 	"os"
+	runtimemetrics "runtime/metrics"
 	"sort"
 	"strconv"
 	"sync"
@@ -39,6 +41,9 @@ import (
 // (mean time and batches per put; a raftdb write includes its fsync),
 // kvdb fsyncs, and the raft workers: rounds per second, messages per
 // round, time per Ready, and the network's messages and bytes per put.
+// sched_wait is the mean time a goroutine of this process waited to run
+// once runnable (runtime/metrics): what a loaded machine adds to each hop
+// from one goroutine to another (client, raft workers, badger's writers).
 func BenchmarkRaftstorePut(b *testing.B) {
 	const stores, valueSize = 3, 128
 	clients := benchClients(b)
@@ -57,6 +62,7 @@ func BenchmarkRaftstorePut(b *testing.B) {
 	netBefore := trans.stats.delivered.Load()
 	bytesBefore := trans.stats.bytes.Load()
 	pathBefore := metrics.ReadWritePath()
+	schedBefore := schedLatency()
 
 	b.ResetTimer()
 	latencies := make([][]time.Duration, clients)
@@ -91,6 +97,7 @@ func BenchmarkRaftstorePut(b *testing.B) {
 	}
 
 	path := metrics.ReadWritePath().Sub(pathBefore)
+	sched := schedLatency().sub(schedBefore)
 	netMsgs := float64(trans.stats.delivered.Load() - netBefore)
 	netBytes := float64(trans.stats.bytes.Load() - bytesBefore)
 
@@ -117,15 +124,66 @@ func BenchmarkRaftstorePut(b *testing.B) {
 	}
 	fmt.Printf("raftstore-breakdown: queue_ms=%.2f append_ms=%.2f commit_ms=%.2f apply_ms=%.2f rest_ms=%.2f"+
 		" raftdb_write_ms=%.2f raftdb_writes_per_put=%.2f kvdb_write_ms=%.2f kvdb_writes_per_put=%.2f kvdb_sync_ms=%.2f kvdb_syncs=%d"+
-		" rounds_per_sec=%.0f msgs_per_round=%.1f ready_ms=%.2f net_msgs_per_put=%.2f net_bytes_per_put=%.0f checks=%t\n",
+		" rounds_per_sec=%.0f msgs_per_round=%.1f ready_ms=%.2f net_msgs_per_put=%.2f net_bytes_per_put=%.0f"+
+		" sched_wait_ms=%.3f checks=%t\n",
 		ms(path.Stages[0].Mean()), ms(path.Stages[1].Mean()), ms(path.Stages[2].Mean()), ms(path.Stages[3].Mean()), ms(mean-stages),
 		ms(path.RaftWrite.Mean()), perPut(float64(path.RaftWrite.Count), puts), ms(path.KVWrite.Mean()), perPut(float64(path.KVWrite.Count), puts),
 		ms(path.KVSync.Mean()), path.KVSync.Count,
 		path.Rounds/elapsed.Seconds(), perPut(path.RoundMsgs, path.Rounds), ms(path.Ready.Mean()),
-		perPut(netMsgs, puts), perPut(netBytes, puts), !trans.checksOff.Load())
+		perPut(netMsgs, puts), perPut(netBytes, puts), ms(sched.mean()), !trans.checksOff.Load())
 	b.ReportMetric(opsPerSec, "puts/s")
 	b.ReportMetric(ms(p50), "p50-ms")
 	b.ReportMetric(ms(p99), "p99-ms")
+}
+
+// schedHist is a reading of the Go scheduler's latency histogram.
+type schedHist struct {
+	counts  []uint64
+	buckets []float64
+}
+
+func schedLatency() schedHist {
+	sample := []runtimemetrics.Sample{{Name: "/sched/latencies:seconds"}}
+	runtimemetrics.Read(sample)
+	if sample[0].Value.Kind() != runtimemetrics.KindFloat64Histogram {
+		return schedHist{}
+	}
+	h := sample[0].Value.Float64Histogram()
+	return schedHist{counts: append([]uint64(nil), h.Counts...), buckets: h.Buckets}
+}
+
+// sub is the histogram of the waits since earlier.
+func (h schedHist) sub(earlier schedHist) schedHist {
+	d := schedHist{counts: append([]uint64(nil), h.counts...), buckets: h.buckets}
+	for i := range d.counts {
+		if i < len(earlier.counts) {
+			d.counts[i] -= earlier.counts[i]
+		}
+	}
+	return d
+}
+
+// mean is the mean wait, each bucket counted at its middle (its lower
+// bound for the last, unbounded one).
+func (h schedHist) mean() time.Duration {
+	var n uint64
+	var sum float64
+	for i, c := range h.counts {
+		lo, hi := h.buckets[i], h.buckets[i+1]
+		mid := (lo + hi) / 2
+		if math.IsInf(hi, 1) {
+			mid = lo
+		}
+		if math.IsInf(lo, -1) {
+			mid = hi
+		}
+		n += c
+		sum += float64(c) * mid
+	}
+	if n == 0 {
+		return 0
+	}
+	return time.Duration(sum / float64(n) * float64(time.Second))
 }
 
 func benchClients(b *testing.B) int {
