@@ -265,8 +265,14 @@ func (c *Client) onRegionError(loc *Location, e *errorpb.Error) bool {
 			c.stores.forget(storeID)
 		}
 		return true
+	case e.StaleCommand != nil:
+		// The command lost its place in the log: same route, later.
+		return true
 	default:
-		// StaleCommand, a store that is busy or stopping: same route, later.
+		// An error of no known kind (a peer id the store does not hold
+		// for the region, a busy or stopping store): the cached route may
+		// be wrong, so ask the scheduler again, later.
+		c.regions.Invalidate(regionID)
 		return true
 	}
 }

@@ -200,6 +200,23 @@ func TestRegionGoneAsksSchedulerAgain(t *testing.T) {
 	}
 }
 
+// TestUnknownRegionErrorReloadsTheRegion: a region error of no known kind,
+// like the store's "mismatch peer id" once the peer the cache names was
+// replaced on that store, sends the region back to the scheduler; retrying
+// the same route would repeat the error until the deadline.
+func TestUnknownRegionErrorReloadsTheRegion(t *testing.T) {
+	f := threeRegions(t)
+	c := newTestClient(f)
+	mustPut(t, c, nil, "h", "1")
+	reloads := f.getRegionCount()
+	f.injectOnce(2, &errorpb.Error{Message: "mismatch peer id 202 != 250"})
+	mustPut(t, c, nil, "h", "2")
+	if f.getRegionCount() == reloads {
+		t.Fatalf("after a region error of no known kind the client asked the scheduler %d times more, want a reload of the region", f.getRegionCount()-reloads)
+	}
+	mustGet(t, c, "h", "2")
+}
+
 func TestStoreDownMovesToAnotherPeer(t *testing.T) {
 	f := threeRegions(t)
 	c := newTestClient(f)
