@@ -210,7 +210,26 @@ func failOnHarnessPanic(t *testing.T) {
 // fatalf fails the test with the seed that replays it.
 func (d *clusterDriver) fatalf(format string, args ...interface{}) {
 	d.t.Helper()
-	d.t.Fatalf(format+"\n(seed %d: replay with %s=%d)", append(args, d.cluster.seed, SeedEnv, d.cluster.seed)...)
+	d.cluster.fatalf(d.t, format, args...)
+}
+
+// fatalf fails t with the seed that replays the cluster's run.
+func (c *Cluster) fatalf(t testing.TB, format string, args ...interface{}) {
+	t.Helper()
+	t.Fatalf(format+"\n(seed %d: replay with %s=%d)", append(args, c.seed, SeedEnv, c.seed)...)
+}
+
+// startCluster starts count stores named after the test and returns the
+// cluster with a fail function that adds the seed to its message.
+func startCluster(t *testing.T, count int, cfg *config.Config) (*Cluster, func(string, ...interface{})) {
+	t.Helper()
+	cluster := NewTestCluster(count, cfg)
+	cluster.name = t.Name()
+	cluster.Start()
+	return cluster, func(format string, args ...interface{}) {
+		t.Helper()
+		cluster.fatalf(t, format, args...)
+	}
 }
 
 func (d *clusterDriver) waitForLeader() {

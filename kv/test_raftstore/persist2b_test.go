@@ -26,14 +26,8 @@ const crashWaitTimeout = 10 * time.Second
 // the entry, so it must have saved it before saying so.
 func TestAckedWriteSurvivesFollowerCrash2B(t *testing.T) {
 	defer failOnHarnessPanic(t)
-	cluster := NewTestCluster(3, config.NewTestConfig())
-	cluster.name = t.Name()
-	cluster.Start()
+	cluster, fail := startCluster(t, 3, config.NewTestConfig())
 	defer cluster.Shutdown()
-	fail := func(format string, args ...interface{}) {
-		t.Helper()
-		t.Fatalf(format+"\n(seed %d: replay with %s=%d)", append(args, cluster.seed, SeedEnv, cluster.seed)...)
-	}
 
 	cluster.MustPut([]byte("before"), []byte("the crash"))
 	region := cluster.GetRegion(nil)
@@ -88,14 +82,8 @@ func TestAckedWriteSurvivesFollowerCrash2B(t *testing.T) {
 // it, V and Y elect a second leader of term T+1.
 func TestGrantedVoteSurvivesCrash2B(t *testing.T) {
 	defer failOnHarnessPanic(t)
-	cluster := NewTestCluster(3, config.NewTestConfig())
-	cluster.name = t.Name()
-	cluster.Start()
+	cluster, fail := startCluster(t, 3, config.NewTestConfig())
 	defer cluster.Shutdown()
-	fail := func(format string, args ...interface{}) {
-		t.Helper()
-		t.Fatalf(format+"\n(seed %d: replay with %s=%d)", append(args, cluster.seed, SeedEnv, cluster.seed)...)
-	}
 	checks := cluster.transport().checks
 
 	// Let every log catch up, so that any of the stores can be elected.

@@ -58,14 +58,8 @@ func TestClusterPersistPartitionUnreliable2B(t *testing.T) {
 // and who may not see the writes.
 func TestClusterOnePartition2B(t *testing.T) {
 	defer failOnHarnessPanic(t)
-	cluster := NewTestCluster(5, config.NewTestConfig())
-	cluster.name = t.Name()
-	cluster.Start()
+	cluster, fail := startCluster(t, 5, config.NewTestConfig())
 	defer cluster.Shutdown()
-	fail := func(format string, args ...interface{}) {
-		t.Helper()
-		t.Fatalf(format+"\n(seed %d: replay with %s=%d)", append(args, cluster.seed, SeedEnv, cluster.seed)...)
-	}
 
 	region := cluster.GetRegion(nil)
 	leader := cluster.LeaderOfRegion(region.Id)

@@ -24,14 +24,8 @@ func TestClusterOneSnapshot2C(t *testing.T) {
 	defer failOnHarnessPanic(t)
 	cfg := config.NewTestConfig()
 	cfg.RaftLogGcCountLimit = 10
-	cluster := NewTestCluster(3, cfg)
-	cluster.name = t.Name()
-	cluster.Start()
+	cluster, fail := startCluster(t, 3, cfg)
 	defer cluster.Shutdown()
-	fail := func(format string, args ...interface{}) {
-		t.Helper()
-		t.Fatalf(format+"\n(seed %d: replay with %s=%d)", append(args, cluster.seed, SeedEnv, cluster.seed)...)
-	}
 	cf := engine_util.CfLock
 	cluster.MustPutCF(cf, []byte("k1"), []byte("v1"))
 	cluster.MustPutCF(cf, []byte("k2"), []byte("v2"))

@@ -25,17 +25,6 @@ const splitSize3B = 1024
 
 // startCluster starts a cluster for test t and returns it with a fail
 // function that adds the seed to the message.
-func startCluster(t *testing.T, count int, cfg *config.Config) (*Cluster, func(string, ...interface{})) {
-	t.Helper()
-	cluster := NewTestCluster(count, cfg)
-	cluster.name = t.Name()
-	cluster.Start()
-	return cluster, func(format string, args ...interface{}) {
-		t.Helper()
-		t.Fatalf(format+"\n(seed %d: replay with %s=%d)", append(args, cluster.seed, SeedEnv, cluster.seed)...)
-	}
-}
-
 // commandOnLeader sends request to its region's leader, following leader
 // hints and retrying when no answer comes, and returns the first answer
 // that is not NotLeader (errors such as EpochNotMatch included, unlike
