@@ -37,12 +37,15 @@ func (en *Engines) WriteRaft(wb *WriteBatch) error {
 	return wb.WriteToDB(en.Raft)
 }
 
-// Close closes both engines; it returns the first error and still closes the other.
+// Close closes both engines; it returns the first error and still closes the
+// other. Badger's metrics of the two databases are dropped with them.
 func (en *Engines) Close() error {
 	metrics.EngineClosed(en.Kv)
 	metrics.EngineClosed(en.Raft)
 	kvErr := en.Kv.Close()
 	raftErr := en.Raft.Close()
+	forgetBadgerMetrics(en.KvPath)
+	forgetBadgerMetrics(en.RaftPath)
 	if kvErr != nil {
 		return errors.Annotate(kvErr, "close kv engine")
 	}
