@@ -38,12 +38,14 @@ func (en *Engines) WriteRaft(wb *WriteBatch) error {
 }
 
 // Close closes both engines; it returns the first error and still closes the
-// other. Badger's metrics of the two databases are dropped with them.
+// other. What this package and badger's metrics keep of the two databases
+// is dropped with them.
 func (en *Engines) Close() error {
 	metrics.EngineClosed(en.Kv)
 	metrics.EngineClosed(en.Raft)
 	kvErr := en.Kv.Close()
 	raftErr := en.Raft.Close()
+	forgetSyncer(en.Kv)
 	forgetBadgerMetrics(en.KvPath)
 	forgetBadgerMetrics(en.RaftPath)
 	if kvErr != nil {

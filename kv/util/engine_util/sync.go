@@ -49,6 +49,11 @@ func syncerOf(db *badger.DB) *engineSyncer {
 	return nil
 }
 
+// forgetSyncer drops the syncer of a closed engine. The cleanup registered
+// by CreateKVDB cannot do it while an OnSync hook holds the engine: the
+// registry would keep the closed engine, memtables included, for good.
+func forgetSyncer(db *badger.DB) { deferredEngines.Delete(weak.Make(db)) }
+
 // CreateKVDB opens (creating it when missing) the kv engine of a raftstore
 // in path. Its writes are durable when they return, as with CreateDB,
 // except those of write batches marked DeferSync, which become durable at
