@@ -17,10 +17,10 @@ var (
 		Help:    "Time a command spent in each stage of the write path: queue (router to raft worker), append (proposed to persisted in the leader's raft log), commit (appended to known committed on the leader), apply (committed to answered).",
 		Buckets: durationBuckets,
 	}, []string{"stage"})
-	engineSync = prometheus.NewHistogram(prometheus.HistogramOpts{
+	engineSync = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: namespace, Name: "engine_sync_duration_seconds",
-		Help: "Time of one fsync of a kv engine that defers the syncs of its apply batches.", Buckets: durationBuckets,
-	})
+		Help: "Time of one fsync of a store's engine (kv, raft), which syncs its writes itself so that some batches may wait for the next sync.", Buckets: durationBuckets,
+	}, []string{"engine"})
 	raftRounds = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: namespace, Name: "raft_worker_rounds_total",
 		Help: "Rounds of the raft worker: take the waiting messages, then handle the Ready of each peer they touched.",
@@ -34,6 +34,9 @@ var (
 	stageAppend  = writeStage.WithLabelValues("append")
 	stageCommit  = writeStage.WithLabelValues("commit")
 	stageApplied = writeStage.WithLabelValues("apply")
+
+	engineSyncKV   = engineSync.WithLabelValues("kv")
+	engineSyncRaft = engineSync.WithLabelValues("raft")
 )
 
 func init() {
@@ -57,8 +60,14 @@ func WriteStages(appended, committed, applied time.Duration) {
 	}
 }
 
-// EngineSynced observes one fsync of a kv engine.
-func EngineSynced(d time.Duration) { engineSync.Observe(d.Seconds()) }
+// EngineSynced observes one fsync of a store's raft or kv engine.
+func EngineSynced(raft bool, d time.Duration) {
+	if raft {
+		engineSyncRaft.Observe(d.Seconds())
+		return
+	}
+	engineSyncKV.Observe(d.Seconds())
+}
 
 // RaftRound counts one round of a raft worker that handled msgs messages.
 func RaftRound(msgs int) {
@@ -71,7 +80,8 @@ func RaftRound(msgs int) {
 type WritePath struct {
 	// Stages are queue, append, commit and apply.
 	Stages                       [4]Sum
-	RaftWrite, KVWrite, KVSync   Sum
+	RaftWrite, KVWrite           Sum
+	RaftSync, KVSync             Sum
 	Ready                        Sum
 	Rounds, RoundMsgs, Proposals float64
 }
@@ -98,7 +108,8 @@ func ReadWritePath() WritePath {
 		Stages:    [4]Sum{sumOf(stageQueue), sumOf(stageAppend), sumOf(stageCommit), sumOf(stageApplied)},
 		RaftWrite: sumOf(engineWriteRaft),
 		KVWrite:   sumOf(engineWriteKV),
-		KVSync:    sumOf(engineSync),
+		RaftSync:  sumOf(engineSyncRaft),
+		KVSync:    sumOf(engineSyncKV),
 		Ready:     sumOf(readyDuration),
 		Rounds:    valueOf(raftRounds),
 		RoundMsgs: valueOf(raftRoundMessages),
@@ -114,6 +125,7 @@ func (w WritePath) Sub(earlier WritePath) WritePath {
 	}
 	d.RaftWrite = w.RaftWrite.sub(earlier.RaftWrite)
 	d.KVWrite = w.KVWrite.sub(earlier.KVWrite)
+	d.RaftSync = w.RaftSync.sub(earlier.RaftSync)
 	d.KVSync = w.KVSync.sub(earlier.KVSync)
 	d.Ready = w.Ready.sub(earlier.Ready)
 	d.Rounds = w.Rounds - earlier.Rounds

@@ -146,6 +146,9 @@ func ClearPrepareBootstrap(engines *engine_util.Engines, regionID uint64) error 
 	}); err != nil {
 		return errors.WithStack(err)
 	}
+	if err := engine_util.SyncDB(engines.Raft); err != nil {
+		return err
+	}
 	wb := new(engine_util.WriteBatch)
 	wb.DeleteMeta(meta.PrepareBootstrapKey)
 	wb.DeleteMeta(meta.RegionStateKey(regionID))

@@ -39,11 +39,17 @@
 // after a crash the two always agree: the store replays the log from the
 // applied index. Key formats are in meta/.
 //
-// raftdb syncs every write. kvdb syncs every write but the apply batches
-// (engine_util.CreateKVDB, WriteBatch.DeferSync): a machine crash may lose
-// the last applies, which the store then redoes from the raft log. So the
-// raft-log GC worker syncs kvdb before it deletes entries, and batches that
-// hold an admin command sync (the store acts on them at once).
+// Both engines sync every write but those of batches marked DeferSync
+// (engine_util.CreateKVDB, CreateRaftDB, WriteBatch.DeferSync), which the
+// next synced write covers. kvdb defers the apply batches: a machine crash
+// may lose the last applies, which the store then redoes from the raft log.
+// So the raft-log GC worker syncs kvdb before it deletes entries, and
+// batches that hold an admin command sync (the store acts on them at once).
+// raftdb may defer a raft state that only moves the commit index (no
+// entries, snapshot, term or vote: what etcd's raft calls a Ready that need
+// not sync); a store that restarts with its commit below its applied index
+// raises it, and the leader tells it the rest. This is an optional speed-up
+// in SaveReadyState: syncing every raft state is correct too.
 //
 // # Handling a Ready (peer_msg_handler.go)
 //

@@ -5,13 +5,16 @@ import (
 	"math"
 	"math/rand"
 	"os"
+	"runtime"
 	runtimemetrics "runtime/metrics"
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/Connor1996/badger/fileutil"
 	"github.com/tinykv-lab/tinykv/kv/config"
 	"github.com/tinykv-lab/tinykv/kv/metrics"
 	"github.com/tinykv-lab/tinykv/kv/util/engine_util"
@@ -29,7 +32,7 @@ import (
 // invariant checks as in the suites, unless TINYKV_BENCH_CHECKS=0 (they
 // read raftdb for every append response and vote). It prints two lines:
 //
-//	raftstore: stores=3 clients=16 put_ops_per_sec=N p50_ms=X p99_ms=Y
+//	raftstore: stores=3 clients=16 procs=P put_ops_per_sec=N p50_ms=X p99_ms=Y
 //	raftstore-breakdown: queue_ms=... append_ms=... commit_ms=... apply_ms=... rest_ms=...
 //
 // The breakdown follows a put through the store (means, in ms): queue
@@ -37,17 +40,34 @@ import (
 // log on disk), commit (to the leader knowing it committed: the followers
 // write and answer, the leader's next round takes the answers), apply (to
 // answered: the kvdb write), rest (the client's latency minus those:
-// routing, the client waking up). Then the engines: raftdb and kvdb write batches
-// (mean time and batches per put; a raftdb write includes its fsync),
-// kvdb fsyncs, and the raft workers: rounds per second, messages per
+// routing, the client waking up). Then the engines: raftdb and kvdb write
+// batches (mean time and batches per put, a synced write including its
+// fsync), their fsyncs (raftdb defers those of raft states that only move
+// the commit index, kvdb those of apply batches), and the raft workers: rounds per second, messages per
 // round, time per Ready, and the network's messages and bytes per put.
 // sched_wait is the mean time a goroutine of this process waited to run
 // once runnable (runtime/metrics): what a loaded machine adds to each hop
 // from one goroutine to another (client, raft workers, badger's writers).
+//
+// disk_sync_ms is what the disk gives before the run: the mean time of a
+// 4 KiB append and fdatasync to a file in the temp directory, alone, then
+// with one writer per store at once (what the stores' raft logs ask of it).
+//
+// The three stores share this process, so unless GOMAXPROCS is set in the
+// environment the benchmark gives it the Ps (runtime.GOMAXPROCS) that three
+// server processes would have together, stores × CPUs (procs= in the first
+// line). With only the CPUs' worth, a store in an fsync keeps its P (the
+// runtime takes it back only later), so two stores syncing at once on two
+// cores stall every other goroutine: the answered clients waited ~0.9 ms
+// to run, more than the whole raft round.
 func BenchmarkRaftstorePut(b *testing.B) {
 	const stores, valueSize = 3, 128
+	if os.Getenv("GOMAXPROCS") == "" {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(stores * runtime.NumCPU()))
+	}
 	clients := benchClients(b)
 	duration := benchDuration(b)
+	alone, together := diskSyncTime(b, 1), diskSyncTime(b, stores)
 	cluster := NewTestCluster(stores, config.NewTestConfig())
 	cluster.name = b.Name()
 	cluster.Start()
@@ -113,8 +133,8 @@ func BenchmarkRaftstorePut(b *testing.B) {
 	puts := float64(len(all))
 	opsPerSec := puts / elapsed.Seconds()
 	p50, p99 := percentile(all, 0.50), percentile(all, 0.99)
-	fmt.Printf("raftstore: stores=%d clients=%d put_ops_per_sec=%.0f p50_ms=%.1f p99_ms=%.1f\n",
-		stores, clients, opsPerSec, ms(p50), ms(p99))
+	fmt.Printf("raftstore: stores=%d clients=%d procs=%d put_ops_per_sec=%.0f p50_ms=%.1f p99_ms=%.1f\n",
+		stores, clients, runtime.GOMAXPROCS(0), opsPerSec, ms(p50), ms(p99))
 	var mean, stages time.Duration
 	if len(all) > 0 {
 		mean = total / time.Duration(len(all))
@@ -123,17 +143,68 @@ func BenchmarkRaftstorePut(b *testing.B) {
 		stages += s.Mean()
 	}
 	fmt.Printf("raftstore-breakdown: queue_ms=%.2f append_ms=%.2f commit_ms=%.2f apply_ms=%.2f rest_ms=%.2f"+
-		" raftdb_write_ms=%.2f raftdb_writes_per_put=%.2f kvdb_write_ms=%.2f kvdb_writes_per_put=%.2f kvdb_sync_ms=%.2f kvdb_syncs=%d"+
+		" raftdb_write_ms=%.2f raftdb_writes_per_put=%.2f raftdb_sync_ms=%.2f raftdb_syncs_per_put=%.2f"+
+		" kvdb_write_ms=%.2f kvdb_writes_per_put=%.2f kvdb_sync_ms=%.2f kvdb_syncs=%d"+
 		" rounds_per_sec=%.0f msgs_per_round=%.1f ready_ms=%.2f net_msgs_per_put=%.2f net_bytes_per_put=%.0f"+
-		" sched_wait_ms=%.3f checks=%t\n",
+		" sched_wait_ms=%.3f disk_sync_ms=%.2f disk_sync_ms_%d_at_once=%.2f checks=%t\n",
 		ms(path.Stages[0].Mean()), ms(path.Stages[1].Mean()), ms(path.Stages[2].Mean()), ms(path.Stages[3].Mean()), ms(mean-stages),
-		ms(path.RaftWrite.Mean()), perPut(float64(path.RaftWrite.Count), puts), ms(path.KVWrite.Mean()), perPut(float64(path.KVWrite.Count), puts),
+		ms(path.RaftWrite.Mean()), perPut(float64(path.RaftWrite.Count), puts), ms(path.RaftSync.Mean()), perPut(float64(path.RaftSync.Count), puts),
+		ms(path.KVWrite.Mean()), perPut(float64(path.KVWrite.Count), puts),
 		ms(path.KVSync.Mean()), path.KVSync.Count,
 		path.Rounds/elapsed.Seconds(), perPut(path.RoundMsgs, path.Rounds), ms(path.Ready.Mean()),
-		perPut(netMsgs, puts), perPut(netBytes, puts), ms(sched.mean()), !trans.checksOff.Load())
+		perPut(netMsgs, puts), perPut(netBytes, puts), ms(sched.mean()), ms(alone), stores, ms(together), !trans.checksOff.Load())
 	b.ReportMetric(opsPerSec, "puts/s")
 	b.ReportMetric(ms(p50), "p50-ms")
 	b.ReportMetric(ms(p99), "p99-ms")
+}
+
+// diskSyncTime is the mean time of a 4 KiB append and fdatasync, for a
+// second, with writers files written at once in the temp directory.
+func diskSyncTime(b *testing.B, writers int) time.Duration {
+	dir, err := os.MkdirTemp("", "tinykv-bench-disk")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	var syncs, busy atomic.Int64
+	errs := make(chan error, writers)
+	deadline := time.Now().Add(time.Second)
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			f, err := os.Create(fmt.Sprintf("%s/%d", dir, w))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer f.Close()
+			block := make([]byte, 4096)
+			for time.Now().Before(deadline) {
+				start := time.Now()
+				if _, err := f.Write(block); err != nil {
+					errs <- err
+					return
+				}
+				if err := fileutil.Fdatasync(f); err != nil {
+					errs <- err
+					return
+				}
+				busy.Add(int64(time.Since(start)))
+				syncs.Add(1)
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatalf("disk sync time in %s: %v", dir, err)
+	}
+	if syncs.Load() == 0 {
+		return 0
+	}
+	return time.Duration(busy.Load() / syncs.Load())
 }
 
 // schedHist is a reading of the Go scheduler's latency histogram.

@@ -151,7 +151,7 @@ func (c *Cluster) openStore(storeID uint64) error {
 	if err != nil {
 		return err
 	}
-	raftDB, err := engine_util.CreateDB(raftPath, true)
+	raftDB, err := engine_util.CreateRaftDB(raftPath)
 	if err != nil {
 		_ = kvDB.Close()
 		return err

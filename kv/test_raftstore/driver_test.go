@@ -34,8 +34,8 @@ type scenario struct {
 	partitions bool
 	// crash stops every store after each round and starts them again.
 	crash bool
-	// loseUnsynced makes each crash a power loss: the kv engines lose the
-	// applies they had not synced (see durableApplies).
+	// loseUnsynced makes each crash a power loss: the engines lose what
+	// they had not synced (see durableStates).
 	loseUnsynced bool
 	// maxRaftLog sets RaftLogGcCountLimit and checks, one second after each
 	// round, that no store keeps more than 2*maxRaftLog applied entries.
@@ -108,8 +108,8 @@ type clusterDriver struct {
 	// regions is the number of regions the last full scan read.
 	confChanges atomic.Int64
 	regions     int
-	// durable models the stores' kv engines after a power loss (loseUnsynced).
-	durable *durableApplies
+	// durable models the stores' engines after a power loss (loseUnsynced).
+	durable *durableStates
 }
 
 func runGenericScenario(t *testing.T, sc scenario) {
@@ -134,7 +134,8 @@ func runGenericScenario(t *testing.T, sc scenario) {
 	changer.stop(d)
 	d.checkAllAnswered()
 	if d.durable != nil {
-		d.t.Logf("power losses: the stores redid %d applied entries from their raft logs", d.durable.rolledBack)
+		d.t.Logf("power losses: the stores redid %d applied entries from their raft logs and restarted %d times from a commit index that went back",
+			d.durable.rolledBack, d.durable.commitsLost)
 	}
 	if d.durable != nil && d.durable.rolledBack == 0 {
 		d.fatalf("the power losses took no unsynced apply from any store: the test proved nothing " +
@@ -163,10 +164,10 @@ func newClusterDriver(t *testing.T, sc scenario) *clusterDriver {
 	cluster := NewTestCluster(sc.stores, cfg)
 	cluster.name = t.Name()
 	cluster.Start()
-	var durable *durableApplies
+	var durable *durableStates
 	if sc.loseUnsynced {
 		var err error
-		if durable, err = cluster.trackDurableApplies(); err != nil {
+		if durable, err = cluster.trackDurableStates(); err != nil {
 			cluster.Shutdown()
 			t.Fatal(err)
 		}
@@ -575,7 +576,7 @@ func (d *clusterDriver) restartAllStores() {
 	}
 	if d.durable != nil {
 		for id := uint64(1); id <= uint64(d.sc.stores); id++ {
-			if err := d.durable.loseUnsynced(id, d.cluster.engines[id].Kv); err != nil {
+			if err := d.durable.loseUnsynced(id, d.cluster.engines[id]); err != nil {
 				d.fatalf("power loss: %v", err)
 			}
 		}
@@ -785,7 +786,7 @@ func (d *clusterDriver) checkAllAnswered() {
 			c := waiting[0]
 			d.fatalf("%d command(s) sent to running stores got no answer, %v after the clients stopped on a healed network; "+
 				"e.g. %s sent to store %d %v before: every proposal must be answered (an error when it cannot be applied), "+
-				"or its client waits forever", len(waiting), answerWait, c.what, c.storeID, time.Since(c.at).Round(time.Millisecond))
+				"or its client waits forever", len(waiting), answerWait, c.what(), c.storeID, time.Since(c.at).Round(time.Millisecond))
 		}
 		for _, regionID := range d.cluster.schedulerClient.regionIDs() {
 			region, _, _ := d.cluster.schedulerClient.GetRegionByID(context.Background(), regionID)

@@ -12,55 +12,78 @@ import (
 	"github.com/tinykv-lab/tinykv/proto/pkg/raft_serverpb"
 )
 
-// durableApplies models what a power loss would leave of the stores' kv
-// engines. The raftstore defers the fsync of its apply batches (the raft
-// log, always synced, can replay them), so a machine crash may lose the
-// applies since the engine's last sync. An in-process stop loses nothing
-// (badger finishes its writes, the page cache stays), so the model does it
-// instead: at every sync of a store's kvdb it records the apply states that
-// sync makes durable, and after a stop it puts those states back. The data
-// the lost applies wrote stays, which is harmless: replaying the same
-// puts and deletes in order ends in the same state. What the model tests
-// is that the store can redo the lost applies: the raft log must still
-// hold them (the raft-log GC must not delete entries kvdb has not durably
-// applied), and every admin command must have been synced with its batch.
-type durableApplies struct {
+// durableStates models what a power loss would leave of the stores'
+// engines. The raftstore defers the fsync of its apply batches to kvdb
+// (the raft log, synced, can replay them), and may defer a raft state in
+// raftdb that only moves the commit index (raft learns it again), so a
+// machine crash may lose what was written since an engine's last sync. An
+// in-process stop loses nothing (badger finishes its writes, the page
+// cache stays), so the model does it instead: at every sync of an engine
+// it records the states of its regions (apply states in kvdb, raft states
+// in raftdb) that sync makes durable, and after a stop it puts those
+// states back. The data the lost applies wrote stays, which is harmless:
+// replaying the same puts and deletes in order ends in the same state.
+// What the model tests is that the store can redo the lost applies (the
+// raft log must still hold them: the raft-log GC must not delete entries
+// kvdb has not durably applied, and every admin command must have been
+// synced with its batch), that it restarts from a commit index that went
+// back, and that no raft state holding new entries, a term or a vote was
+// left unsynced (that would be refused here as a broken promise).
+type durableStates struct {
 	mu sync.Mutex
-	// states[store][region] is the encoded apply state at the store's last sync.
-	states map[uint64]map[uint64][]byte
-	// rolledBack counts the applied entries the crashes made the stores redo.
-	rolledBack uint64
+	// states[engine][store][region] is the encoded state at the engine's
+	// last sync.
+	states [2]map[uint64]map[uint64][]byte
+	// rolledBack counts the applied entries the crashes made the stores
+	// redo; commitsLost the raft states put back to an older commit index.
+	rolledBack, commitsLost uint64
 }
 
-// trackDurableApplies starts recording at every kvdb sync of every store.
-func (c *Cluster) trackDurableApplies() (*durableApplies, error) {
-	d := &durableApplies{states: make(map[uint64]map[uint64][]byte)}
+// The two engines of a store, as indexes of durableStates.states.
+const (
+	kvEngine = iota
+	raftEngine
+)
+
+var engineStateSuffix = [2]byte{kvEngine: meta.ApplyStateSuffix, raftEngine: meta.RaftStateSuffix}
+
+// trackDurableStates starts recording at every sync of every store's engines.
+func (c *Cluster) trackDurableStates() (*durableStates, error) {
+	d := &durableStates{}
+	for engine := range d.states {
+		d.states[engine] = make(map[uint64]map[uint64][]byte)
+	}
 	for id, engines := range c.engines {
-		id, kv := id, engines.Kv
-		if !engine_util.OnSync(kv, func() { d.record(id, kv) }) {
-			return nil, fmt.Errorf("store %d: the kv engine syncs every write itself: no apply can be lost", id)
+		for engine, db := range [2]*badger.DB{kvEngine: engines.Kv, raftEngine: engines.Raft} {
+			id, engine, db := id, engine, db
+			if !engine_util.OnSync(db, func() { d.record(engine, id, db) }) {
+				if engine == kvEngine {
+					return nil, fmt.Errorf("store %d: the kv engine syncs every write itself: no apply can be lost", id)
+				}
+				continue // a raft engine that syncs every write loses nothing
+			}
+			d.record(engine, id, db)
 		}
-		d.record(id, kv)
 	}
 	return d, nil
 }
 
-// applyStateRegion is the region of an apply state key of kvdb, or false.
-func applyStateRegion(key []byte) (uint64, bool) {
-	if len(key) != len(meta.ApplyStateKey(0)) || key[len(key)-1] != meta.ApplyStateSuffix {
+// stateRegion is the region of a state key of the engine, or false.
+func stateRegion(engine int, key []byte) (uint64, bool) {
+	if len(key) != len(meta.ApplyStateKey(0)) || key[len(key)-1] != engineStateSuffix[engine] {
 		return 0, false
 	}
 	return binary.BigEndian.Uint64(key[2:10]), true
 }
 
-func (d *durableApplies) record(storeID uint64, kv *badger.DB) {
+func (d *durableStates) record(engine int, storeID uint64, db *badger.DB) {
 	states := make(map[uint64][]byte)
 	prefix := []byte{meta.LocalPrefix, meta.RegionRaftPrefix}
-	err := kv.View(func(txn *badger.Txn) error {
+	err := db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.DefaultIteratorOptions)
 		defer it.Close()
 		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
-			region, ok := applyStateRegion(it.Item().Key())
+			region, ok := stateRegion(engine, it.Item().Key())
 			if !ok {
 				continue
 			}
@@ -76,19 +99,29 @@ func (d *durableApplies) record(storeID uint64, kv *badger.DB) {
 		return // the engine is closing: no write can follow
 	}
 	d.mu.Lock()
-	d.states[storeID] = states
+	d.states[engine][storeID] = states
 	d.mu.Unlock()
 }
 
-// loseUnsynced puts back, on a stopped store, the apply states of its last
-// kvdb sync, as a power loss would.
-func (d *durableApplies) loseUnsynced(storeID uint64, kv *badger.DB) error {
+// loseUnsynced puts back, on a stopped store, the states of its engines'
+// last syncs, as a power loss would.
+func (d *durableStates) loseUnsynced(storeID uint64, engines *engine_util.Engines) error {
+	if err := d.loseApplies(storeID, engines.Kv); err != nil {
+		return err
+	}
+	return d.loseRaftStates(storeID, engines.Raft)
+}
+
+func (d *durableStates) synced(engine int, storeID uint64) map[uint64][]byte {
 	d.mu.Lock()
-	states := d.states[storeID]
-	d.mu.Unlock()
+	defer d.mu.Unlock()
+	return d.states[engine][storeID]
+}
+
+func (d *durableStates) loseApplies(storeID uint64, kv *badger.DB) error {
 	wb := new(engine_util.WriteBatch)
 	var lost uint64
-	for region, durable := range states {
+	for region, durable := range d.synced(kvEngine, storeID) {
 		var old, now raft_serverpb.RaftApplyState
 		if err := old.Unmarshal(durable); err != nil {
 			return fmt.Errorf("store %d region %d: recorded apply state: %v", storeID, region, err)
@@ -116,7 +149,45 @@ func (d *durableApplies) loseUnsynced(storeID uint64, kv *badger.DB) error {
 	return nil
 }
 
-func mustMarshal(state *raft_serverpb.RaftApplyState) []byte {
+func (d *durableStates) loseRaftStates(storeID uint64, raftDB *badger.DB) error {
+	durableStates := d.synced(raftEngine, storeID)
+	if durableStates == nil {
+		return nil // the engine syncs every write
+	}
+	wb := new(engine_util.WriteBatch)
+	var lost uint64
+	for region, durable := range durableStates {
+		var old, now raft_serverpb.RaftLocalState
+		if err := old.Unmarshal(durable); err != nil {
+			return fmt.Errorf("store %d region %d: recorded raft state: %v", storeID, region, err)
+		}
+		if err := engine_util.GetMeta(raftDB, meta.RaftStateKey(region), &now); err != nil {
+			return fmt.Errorf("store %d region %d: raft state recorded at a sync is gone without a sync: %v", storeID, region, err)
+		}
+		if bytes.Equal(durable, mustMarshal(&now)) {
+			continue
+		}
+		oldHS, nowHS := old.GetHardState(), now.GetHardState()
+		if now.LastIndex != old.LastIndex || now.LastTerm != old.LastTerm || nowHS.GetTerm() != oldHS.GetTerm() || nowHS.GetVote() != oldHS.GetVote() {
+			return fmt.Errorf("store %d region %d: raft state %v was written without a sync after %v: "+
+				"only a move of the commit index may wait for the next sync (new entries, term and vote must be on disk before the peer acts on them)",
+				storeID, region, &now, &old)
+		}
+		lost++
+		if err := wb.SetMeta(meta.RaftStateKey(region), &old); err != nil {
+			return err
+		}
+	}
+	if err := wb.WriteToDB(raftDB); err != nil {
+		return fmt.Errorf("store %d: put back the synced raft states: %v", storeID, err)
+	}
+	d.mu.Lock()
+	d.commitsLost += lost
+	d.mu.Unlock()
+	return nil
+}
+
+func mustMarshal(state interface{ Marshal() ([]byte, error) }) []byte {
 	b, err := state.Marshal()
 	if err != nil {
 		panic(err)

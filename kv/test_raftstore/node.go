@@ -64,8 +64,12 @@ type sentCommand struct {
 	storeID     uint64
 	incarnation int
 	at          time.Time
-	what        string
+	request     *raft_cmdpb.RaftCmdRequest
 }
+
+// what describes the command, for failure messages (only then: it costs
+// more than sending it).
+func (c sentCommand) what() string { return describeCommand(c.request) }
 
 // NewNodeSimulator makes a simulator with no store running.
 func NewNodeSimulator(schedulerClient scheduler_client.Client) *NodeSimulator {
@@ -185,7 +189,7 @@ func (s *NodeSimulator) callCommandOnStore(storeID uint64, request *raft_cmdpb.R
 	cb := message.NewCallback()
 	s.waitMu.Lock()
 	incarnation := s.incarnation[storeID]
-	s.waiting[cb] = sentCommand{storeID: storeID, incarnation: incarnation, at: time.Now(), what: describeCommand(request)}
+	s.waiting[cb] = sentCommand{storeID: storeID, incarnation: incarnation, at: time.Now(), request: request}
 	s.waitMu.Unlock()
 	if err := router.SendRaftCommand(request, cb); err != nil {
 		s.answered(cb)

@@ -111,9 +111,11 @@ func waitTruncatedPast(t *testing.T, fail func(string, ...interface{}), cluster 
 
 // TestClusterPowerLossRecover2C crashes every store after each round as a
 // power loss would: each kv engine loses the applies since its last sync
-// (the raftstore defers that sync; see durableApplies). The stores must
-// redo them from the raft log, which the GC may not have cut short, and
-// every acknowledged write must be there once.
+// (the raftstore defers that sync), each raft engine the raft states
+// written since (only moves of the commit index may wait; see
+// durableStates). The stores must redo the applies from the raft log,
+// which the GC may not have cut short, and every acknowledged write must
+// be there once.
 func TestClusterPowerLossRecover2C(t *testing.T) {
 	runGenericScenario(t, scenario{clients: 5, crash: true, loseUnsynced: true, maxRaftLog: gcLimit2C})
 }

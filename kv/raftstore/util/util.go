@@ -89,7 +89,7 @@ func NewTestEngines() *engine_util.Engines {
 	if err != nil {
 		panic("create raft dir failed: " + err.Error())
 	}
-	engines.Raft, err = engine_util.CreateDB(engines.RaftPath, true)
+	engines.Raft, err = engine_util.CreateRaftDB(engines.RaftPath)
 	if err != nil {
 		panic("open raft engine failed: " + err.Error())
 	}

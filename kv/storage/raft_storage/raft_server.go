@@ -254,7 +254,7 @@ func (rs *RaftStorage) openEngines() error {
 	if err != nil {
 		return err
 	}
-	raftDB, err := engine_util.CreateDB(rs.engines.RaftPath, true)
+	raftDB, err := engine_util.CreateRaftDB(rs.engines.RaftPath)
 	if err != nil {
 		kvDB.Close()
 		return err

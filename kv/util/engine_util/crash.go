@@ -37,14 +37,15 @@ import (
 //
 // What this models: the process dying at that instant, with every write
 // that badger accepted before it surviving (badger syncs its writes; the
-// kv engine's deferred apply batches survive too, as they do in the page
-// cache when only the process dies). What it does not model by itself:
-// losing writes that were accepted but not yet on disk (a machine crash);
-// test_raftstore's durableApplies does that for the deferred apply
-// batches, and since no sync happens after the crash, what it recorded at
-// the last sync is what a power loss at the crash would leave. Nor a write
-// torn inside one badger transaction, nor files written outside the
-// engines (snapshot files in the snap directory). Reads are not affected.
+// engines' deferred batches survive too, as they do in the page cache
+// when only the process dies). What it does not model by itself: losing
+// writes that were accepted but not yet on disk (a machine crash);
+// test_raftstore's durableStates does that for the deferred batches
+// (apply batches, raft states that only move the commit index), and since
+// no sync happens after the crash, what it recorded at the last sync is
+// what a power loss at the crash would leave. Nor a write torn inside one
+// badger transaction, nor files written outside the engines (snapshot
+// files in the snap directory). Reads are not affected.
 //
 // The crash state is per database and costs production code one atomic
 // load per write.

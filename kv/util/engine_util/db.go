@@ -36,8 +36,8 @@ const (
 //
 // Values are kept in the LSM tree (ValueThreshold 0), the value log being
 // only the write-ahead log; writes are synced so that an acknowledged write
-// survives a crash of the process or of the machine (CreateKVDB syncs them
-// itself, see sync.go).
+// survives a crash of the process or of the machine (CreateKVDB and
+// CreateRaftDB sync them themselves, see sync.go).
 func badgerOptions(path string) badger.Options {
 	opts := badger.DefaultOptions
 	opts.Dir = path
@@ -71,12 +71,15 @@ func CreateDB(path string, raft bool) (*badger.DB, error) {
 	}
 	db, err := badger.Open(badgerOptions(path))
 	if err != nil {
-		kind := "kv"
-		if raft {
-			kind = "raft"
-		}
-		return nil, errors.Annotatef(err, "open %s engine in %s", kind, path)
+		return nil, errors.Annotatef(err, "open %s engine in %s", engineKind(raft), path)
 	}
 	metrics.EngineOpened(db, raft)
 	return db, nil
+}
+
+func engineKind(raft bool) string {
+	if raft {
+		return "raft"
+	}
+	return "kv"
 }

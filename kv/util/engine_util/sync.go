@@ -16,24 +16,32 @@ import (
 	"github.com/tinykv-lab/tinykv/kv/metrics"
 )
 
-// A kv engine opened by CreateKVDB leaves syncing to us instead of badger:
-// badger writes every commit to its value log (the write-ahead log, in the
-// OS page cache once the commit returns) and we fsync that log ourselves
-// after each write, except after a write batch marked DeferSync. Those are
-// the raftstore's apply batches: what they write can be rebuilt from the
-// raft log, which is synced, as long as the log is kept until a sync made
-// the batches durable (the raft-log GC syncs before it deletes).
+// The engines of a raftstore (CreateKVDB, CreateRaftDB) leave syncing to
+// us instead of badger: badger writes every commit to its value log (the
+// write-ahead log, in the OS page cache once the commit returns) and we
+// fsync that log ourselves after each write, except after a write batch
+// marked DeferSync, which the next sync covers. Two kinds of batch may wait:
+//   - the raftstore's apply batches to kvdb: what they write can be rebuilt
+//     from the raft log, which is synced, as long as the log is kept until
+//     a sync made the batches durable (the raft-log GC syncs before it
+//     deletes);
+//   - a raft state to raftdb that only moves the commit index (no entries,
+//     no new term or vote): raft learns it again from the leader, and a
+//     store that restarts with its commit below its applied index raises it.
 //
 // The value log is one file at a time; badger fsyncs a file before it
 // starts the next one, so syncing the current file makes every earlier
 // commit durable.
 
-// deferredEngines maps every engine opened by CreateKVDB to its syncer.
+// deferredEngines maps every engine opened by CreateKVDB or CreateRaftDB
+// to its syncer.
 var deferredEngines sync.Map // weak.Pointer[badger.DB] -> *engineSyncer
 
 // engineSyncer fsyncs the value log of one engine.
 type engineSyncer struct {
 	dir string
+	// kind is "kv" or "raft", for errors.
+	kind string
 	// unsynced counts the DeferSync batches written since the last sync.
 	unsynced atomic.Int64
 	// mu makes syncs one at a time, so that each covers what it counted.
@@ -58,7 +66,14 @@ func forgetSyncer(db *badger.DB) { deferredEngines.Delete(weak.Make(db)) }
 // in path. Its writes are durable when they return, as with CreateDB,
 // except those of write batches marked DeferSync, which become durable at
 // the next SyncDB or synced write.
-func CreateKVDB(path string) (*badger.DB, error) {
+func CreateKVDB(path string) (*badger.DB, error) { return openSyncedByUs(path, false) }
+
+// CreateRaftDB opens (creating it when missing) the raft engine of a
+// raftstore in path, with the same guarantee as CreateKVDB.
+func CreateRaftDB(path string) (*badger.DB, error) { return openSyncedByUs(path, true) }
+
+func openSyncedByUs(path string, raft bool) (*badger.DB, error) {
+	kind := engineKind(raft)
 	if err := os.MkdirAll(path, os.ModePerm); err != nil {
 		return nil, errors.Annotatef(err, "create directory %s", path)
 	}
@@ -66,12 +81,12 @@ func CreateKVDB(path string) (*badger.DB, error) {
 	opts.SyncWrites = false
 	db, err := badger.Open(opts)
 	if err != nil {
-		return nil, errors.Annotatef(err, "open kv engine in %s", path)
+		return nil, errors.Annotatef(err, "open %s engine in %s", kind, path)
 	}
 	key := weak.Make(db)
-	deferredEngines.Store(key, &engineSyncer{dir: path})
+	deferredEngines.Store(key, &engineSyncer{dir: path, kind: kind})
 	runtime.AddCleanup(db, func(key weak.Pointer[badger.DB]) { deferredEngines.Delete(key) }, key)
-	metrics.EngineOpened(db, false)
+	metrics.EngineOpened(db, raft)
 	return db, nil
 }
 
@@ -89,9 +104,9 @@ func SyncDB(db *badger.DB) error {
 }
 
 // OnSync has f run at the start of every sync of db, which must be an
-// engine of CreateKVDB (it reports whether it is): what f reads of db is
-// durable once the sync returns. Tests use it to model what a power loss
-// would leave of the engine.
+// engine of CreateKVDB or CreateRaftDB (it reports whether it is): what f
+// reads of db is durable once the sync returns. Tests use it to model what
+// a power loss would leave of the engine.
 func OnSync(db *badger.DB, f func()) bool {
 	s := syncerOf(db)
 	if s == nil {
@@ -102,7 +117,7 @@ func OnSync(db *badger.DB, f func()) bool {
 }
 
 // UnsyncedBatches is the number of DeferSync batches written to db since its
-// last sync (always 0 on an engine opened by CreateDB).
+// last sync (always 0 on an engine opened by CreateDB, which syncs each).
 func UnsyncedBatches(db *badger.DB) int64 {
 	if s := syncerOf(db); s != nil {
 		return s.unsynced.Load()
@@ -147,14 +162,14 @@ func (s *engineSyncer) sync(db *badger.DB) error {
 		return nil
 	}
 	if err != nil {
-		return errors.Annotatef(err, "sync kv engine in %s", s.dir)
+		return errors.Annotatef(err, "sync %s engine in %s", s.kind, s.dir)
 	}
 	err = fileutil.Fdatasync(f)
 	f.Close()
 	if err != nil {
-		return errors.Annotatef(err, "sync kv engine in %s (value log %d)", s.dir, fid)
+		return errors.Annotatef(err, "sync %s engine in %s (value log %d)", s.kind, s.dir, fid)
 	}
 	s.unsynced.Add(-covered)
-	metrics.EngineSynced(time.Since(start))
+	metrics.EngineSynced(s.kind == "raft", time.Since(start))
 	return nil
 }

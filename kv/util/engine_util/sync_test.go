@@ -8,18 +8,13 @@ import (
 	"github.com/tinykv-lab/tinykv/kv/metrics"
 )
 
-func openSyncTestDB(t *testing.T, deferred bool) *badger.DB {
+func openSyncTestDB(t *testing.T, open func(string) (*badger.DB, error)) *badger.DB {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "tinykv-sync-test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var db *badger.DB
-	if deferred {
-		db, err = CreateKVDB(dir)
-	} else {
-		db, err = CreateDB(dir, false)
-	}
+	db, err := open(dir)
 	if err != nil {
 		os.RemoveAll(dir)
 		t.Fatal(err)
@@ -31,10 +26,24 @@ func openSyncTestDB(t *testing.T, deferred bool) *badger.DB {
 	return db
 }
 
-// A kv engine syncs every write but those of DeferSync batches, which
-// count as unsynced until a sync (SyncDB or any synced write) covers them.
+// The engines of a store (CreateKVDB, CreateRaftDB) sync every write but
+// those of DeferSync batches, which count as unsynced until a sync (SyncDB
+// or any synced write) covers them.
 func TestDeferSyncCountsUntilSynced(t *testing.T) {
-	db := openSyncTestDB(t, true)
+	engines := []struct {
+		name  string
+		open  func(string) (*badger.DB, error)
+		syncs func() uint64
+	}{
+		{"kv", CreateKVDB, func() uint64 { return metrics.ReadWritePath().KVSync.Count }},
+		{"raft", CreateRaftDB, func() uint64 { return metrics.ReadWritePath().RaftSync.Count }},
+	}
+	for _, engine := range engines {
+		t.Run(engine.name, func(t *testing.T) { testDeferSync(t, openSyncTestDB(t, engine.open), engine.syncs) })
+	}
+}
+
+func testDeferSync(t *testing.T, db *badger.DB, syncCount func() uint64) {
 	var applyWB, otherWB WriteBatch
 	applyWB.DeferSync()
 	write := func(wb *WriteBatch, key string) {
@@ -51,7 +60,7 @@ func TestDeferSyncCountsUntilSynced(t *testing.T) {
 			t.Fatalf("after %s: expected %d unsynced batches, got %d", step, want, got)
 		}
 	}
-	syncs := metrics.ReadWritePath().KVSync.Count
+	syncs := syncCount()
 
 	write(&applyWB, "a")
 	write(&applyWB, "b") // DeferSync lasts across Reset
@@ -72,8 +81,8 @@ func TestDeferSyncCountsUntilSynced(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect("PutCF", 0)
-	if got := metrics.ReadWritePath().KVSync.Count - syncs; got != 4 {
-		t.Errorf("expected 4 fsyncs of the kv engine (synced batch, SyncDB, MustSync, PutCF), got %d", got)
+	if got := syncCount() - syncs; got != 4 {
+		t.Errorf("expected 4 fsyncs of the engine (synced batch, SyncDB, MustSync, PutCF), got %d", got)
 	}
 	for _, key := range []string{"a", "b", "c", "d", "e", "f", "g"} {
 		if _, err := GetCF(db, CfDefault, []byte(key)); err != nil {
@@ -84,7 +93,7 @@ func TestDeferSyncCountsUntilSynced(t *testing.T) {
 
 // An engine of CreateDB syncs every write in badger: nothing is deferred.
 func TestSyncedEngineNeverDefers(t *testing.T) {
-	db := openSyncTestDB(t, false)
+	db := openSyncTestDB(t, func(dir string) (*badger.DB, error) { return CreateDB(dir, true) })
 	var wb WriteBatch
 	wb.DeferSync()
 	wb.SetCF(CfDefault, []byte("a"), []byte("v"))

@@ -146,7 +146,7 @@ func DeleteKeys(db *badger.DB, keys [][]byte) error {
 }
 
 // synced makes the write that returned err durable on an engine opened by
-// CreateKVDB (the engine syncs it itself otherwise).
+// CreateKVDB or CreateRaftDB (the engine syncs it itself otherwise).
 func synced(db *badger.DB, err error) error {
 	if err != nil {
 		return err

@@ -16,8 +16,8 @@ type WriteBatch struct {
 	size          int
 	safePoint     int
 	safePointSize int
-	// deferSync and mustSync choose whether a write to a CreateKVDB engine
-	// waits for the disk (see DeferSync).
+	// deferSync and mustSync choose whether a write to an engine of
+	// CreateKVDB or CreateRaftDB waits for the disk (see DeferSync).
 	deferSync, mustSync bool
 }
 
@@ -82,9 +82,10 @@ func (wb *WriteBatch) RollbackToSafePoint() {
 }
 
 // DeferSync lets the writes of this batch to an engine opened by CreateKVDB
-// return before they are on disk; the next SyncDB or synced write makes
-// them durable. Only a batch whose writes can be rebuilt after a crash may
-// do this: the raftstore's apply batches, which the raft log replays. It
+// or CreateRaftDB return before they are on disk; the next SyncDB or synced
+// write makes them durable. Only a batch whose loss in a crash is harmless
+// may do this: the raftstore's apply batches, which the raft log replays,
+// and a raft state that only moves the commit index (see sync.go). It
 // lasts across Reset; MustSync overrides it for one write.
 func (wb *WriteBatch) DeferSync() { wb.deferSync = true }
 
