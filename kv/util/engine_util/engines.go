@@ -46,6 +46,7 @@ func (en *Engines) Close() error {
 	kvErr := en.Kv.Close()
 	raftErr := en.Raft.Close()
 	forgetSyncer(en.Kv)
+	forgetSyncer(en.Raft)
 	forgetBadgerMetrics(en.KvPath)
 	forgetBadgerMetrics(en.RaftPath)
 	if kvErr != nil {

@@ -20,7 +20,7 @@ func openTestEngines(t *testing.T, dir string) *Engines {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raftDB, err := CreateDB(raftPath, true)
+	raftDB, err := CreateRaftDB(raftPath)
 	if err != nil {
 		kvDB.Close()
 		t.Fatal(err)
@@ -79,27 +79,28 @@ func TestClosedEnginesLeaveNoBadgerMetrics(t *testing.T) {
 	}
 }
 
-// closeHookedEngines opens engines whose kv engine has an OnSync hook that
-// holds it (as test_raftstore's power-loss model does), writes, syncs and
-// closes them, and returns weak pointers to the two databases.
+// closeHookedEngines opens engines with OnSync hooks that hold them (as
+// test_raftstore's power-loss model does), writes, syncs and closes them,
+// and returns weak pointers to the two databases.
 func closeHookedEngines(t *testing.T, dir string) (weak.Pointer[badger.DB], weak.Pointer[badger.DB]) {
 	engines := openTestEngines(t, dir)
-	kv := engines.Kv
-	synced := 0
-	if !OnSync(kv, func() { synced += int(UnsyncedBatches(kv)) + 1 }) {
-		t.Fatal("OnSync refused a kv engine")
-	}
-	wb := new(WriteBatch)
-	wb.DeferSync()
-	wb.SetCF(CfDefault, []byte("k"), []byte("v"))
-	if err := engines.WriteKV(wb); err != nil {
-		t.Fatal(err)
-	}
-	if err := SyncDB(kv); err != nil {
-		t.Fatal(err)
-	}
-	if synced == 0 {
-		t.Fatal("the OnSync hook did not run at the sync")
+	for _, db := range []*badger.DB{engines.Kv, engines.Raft} {
+		synced := 0
+		if !OnSync(db, func() { synced += int(UnsyncedBatches(db)) + 1 }) {
+			t.Fatal("OnSync refused an engine of a store")
+		}
+		wb := new(WriteBatch)
+		wb.DeferSync()
+		wb.SetCF(CfDefault, []byte("k"), []byte("v"))
+		if err := wb.WriteToDB(db); err != nil {
+			t.Fatal(err)
+		}
+		if err := SyncDB(db); err != nil {
+			t.Fatal(err)
+		}
+		if synced == 0 {
+			t.Fatal("the OnSync hook did not run at the sync")
+		}
 	}
 	if err := engines.Close(); err != nil {
 		t.Fatal(err)
@@ -120,6 +121,6 @@ func TestClosedEnginesAreReleased(t *testing.T) {
 		t.Errorf("expected the closed kv engine to be collected, it is still reachable (from a registry of closed engines?)")
 	}
 	if raft.Value() != nil {
-		t.Errorf("expected the closed raft engine to be collected, it is still reachable")
+		t.Errorf("expected the closed raft engine to be collected, it is still reachable (from a registry of closed engines?)")
 	}
 }

@@ -58,7 +58,7 @@ func syncerOf(db *badger.DB) *engineSyncer {
 }
 
 // forgetSyncer drops the syncer of a closed engine. The cleanup registered
-// by CreateKVDB cannot do it while an OnSync hook holds the engine: the
+// by CreateKVDB and CreateRaftDB cannot do it while an OnSync hook holds the engine: the
 // registry would keep the closed engine, memtables included, for good.
 func forgetSyncer(db *badger.DB) { deferredEngines.Delete(weak.Make(db)) }
 
