@@ -75,7 +75,7 @@ func TestShutdownReleasesTheCluster(t *testing.T) {
 func runReleaseRound(t *testing.T) (map[string]weak.Pointer[badger.DB], int64) {
 	cluster, fail := startCluster(t, 3, config.NewTestConfig())
 	defer cluster.Shutdown()
-	durable, err := cluster.trackDurableApplies()
+	durable, err := cluster.trackDurableStates()
 	if err != nil {
 		fail("%v", err)
 	}
@@ -83,7 +83,7 @@ func runReleaseRound(t *testing.T) (map[string]weak.Pointer[badger.DB], int64) {
 		cluster.MustPut([]byte(fmt.Sprintf("k%02d", i)), []byte("v"))
 	}
 	cluster.CrashServer(3)
-	if err := durable.loseUnsynced(3, cluster.engines[3].Kv); err != nil {
+	if err := durable.loseUnsynced(3, cluster.engines[3]); err != nil {
 		fail("%v", err)
 	}
 	cluster.StartServer(3)
