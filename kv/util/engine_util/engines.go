@@ -39,16 +39,15 @@ func (en *Engines) WriteRaft(wb *WriteBatch) error {
 
 // Close closes both engines; it returns the first error and still closes the
 // other. What this package and badger's metrics keep of the two databases
-// is dropped with them.
+// is dropped with them, and so are the table mappings badger leaves (see
+// releaseTableMappings).
 func (en *Engines) Close() error {
 	metrics.EngineClosed(en.Kv)
 	metrics.EngineClosed(en.Raft)
-	kvErr := en.Kv.Close()
-	raftErr := en.Raft.Close()
+	kvErr := closeDB(en.Kv, en.KvPath)
+	raftErr := closeDB(en.Raft, en.RaftPath)
 	forgetSyncer(en.Kv)
 	forgetSyncer(en.Raft)
-	forgetBadgerMetrics(en.KvPath)
-	forgetBadgerMetrics(en.RaftPath)
 	if kvErr != nil {
 		return errors.Annotate(kvErr, "close kv engine")
 	}
@@ -56,6 +55,17 @@ func (en *Engines) Close() error {
 		return errors.Annotate(raftErr, "close raft engine")
 	}
 	return nil
+}
+
+// closeDB closes the database open in dir and drops what badger keeps of
+// it once closed.
+func closeDB(db *badger.DB, dir string) error {
+	err := db.Close()
+	forgetBadgerMetrics(dir)
+	if err != nil {
+		return err
+	}
+	return releaseTableMappings(dir)
 }
 
 // Destroy closes both engines and removes their directories.

@@ -1,8 +1,11 @@
 package engine_util
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"weak"
 
@@ -122,5 +125,61 @@ func TestClosedEnginesAreReleased(t *testing.T) {
 	}
 	if raft.Value() != nil {
 		t.Errorf("expected the closed raft engine to be collected, it is still reachable (from a registry of closed engines?)")
+	}
+}
+
+// tablesMappedIn lists this process's mappings of table files in dir; it
+// skips the test where /proc/self/maps cannot be read.
+func tablesMappedIn(t *testing.T, dir string) []string {
+	t.Helper()
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Skipf("no /proc/self/maps to look at the mappings: %v", err)
+	}
+	var found []string
+	for _, line := range strings.Split(string(maps), "\n") {
+		if strings.Contains(line, dir+string(filepath.Separator)) && strings.Contains(line, ".sst") {
+			found = append(found, line)
+		}
+	}
+	return found
+}
+
+// Badger's Close leaves mapped the tables its last compactions replaced
+// (the compaction of level 0 it runs itself included); closing the engines
+// unmaps them, so that their pages do not count in the process's memory
+// for good.
+func TestClosedEnginesLeaveNoTableMapped(t *testing.T) {
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	engines := openTestEngines(t, dir)
+	// Three memtables' worth of data: level 0 has tables at Close.
+	value := make([]byte, 1024)
+	wb := new(WriteBatch)
+	for i := 0; i < 3*memTableSize/len(value); i++ {
+		wb.SetCF(CfDefault, []byte(fmt.Sprintf("key%08d", i)), value)
+		if wb.Len() >= 512 {
+			if err := engines.WriteKV(wb); err != nil {
+				t.Fatal(err)
+			}
+			wb.Reset()
+		}
+	}
+	if err := engines.WriteKV(wb); err != nil {
+		t.Fatal(err)
+	}
+	if len(engines.Kv.Tables()) == 0 {
+		t.Fatalf("expected the kv engine to have flushed tables after writing %d MB, it has none", 3*memTableSize>>20)
+	}
+	if len(tablesMappedIn(t, engines.KvPath)) == 0 {
+		t.Fatalf("expected the open kv engine's tables to be mapped, found no mapping of %s", engines.KvPath)
+	}
+	if err := engines.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if left := tablesMappedIn(t, engines.KvPath); len(left) > 0 {
+		t.Fatalf("expected no table of the closed kv engine to stay mapped, %d do:\n%s", len(left), strings.Join(left, "\n"))
 	}
 }
