@@ -56,10 +56,12 @@ import (
 // The three stores share this process, so unless GOMAXPROCS is set in the
 // environment the benchmark gives it the Ps (runtime.GOMAXPROCS) that three
 // server processes would have together, stores × CPUs (procs= in the first
-// line). With only the CPUs' worth, a store in an fsync keeps its P (the
-// runtime takes it back only later), so two stores syncing at once on two
-// cores stall every other goroutine: the answered clients waited ~0.9 ms
-// to run, more than the whole raft round.
+// line). With only the CPUs' worth, a store in an fsync keeps its P: the
+// runtime's sysmon takes it back only once it has seen the same syscall at
+// two of its ticks, 20 µs to 10 ms apart. Two stores syncing at once on two
+// cores then stall every other goroutine: the answered clients waited
+// ~0.9 ms to run, more than a whole raft round. Three server processes on
+// this machine would have two Ps each.
 func BenchmarkRaftstorePut(b *testing.B) {
 	const stores, valueSize = 3, 128
 	if os.Getenv("GOMAXPROCS") == "" {
