@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/Connor1996/badger"
+	"github.com/golang/protobuf/proto"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/meta"
 	"github.com/tinykv-lab/tinykv/kv/util/engine_util"
 	"github.com/tinykv-lab/tinykv/proto/pkg/raft_serverpb"
@@ -119,29 +120,15 @@ func (d *durableStates) synced(engine int, storeID uint64) map[uint64][]byte {
 }
 
 func (d *durableStates) loseApplies(storeID uint64, kv *badger.DB) error {
-	wb := new(engine_util.WriteBatch)
-	var lost uint64
-	for region, durable := range d.synced(kvEngine, storeID) {
-		var old, now raft_serverpb.RaftApplyState
-		if err := old.Unmarshal(durable); err != nil {
-			return fmt.Errorf("store %d region %d: recorded apply state: %v", storeID, region, err)
-		}
-		if err := engine_util.GetMeta(kv, meta.ApplyStateKey(region), &now); err != nil {
-			return fmt.Errorf("store %d region %d: apply state recorded at a sync is gone without a sync: %v", storeID, region, err)
-		}
-		if bytes.Equal(durable, mustMarshal(&now)) {
-			continue
-		}
-		if now.AppliedIndex < old.AppliedIndex {
-			return fmt.Errorf("store %d region %d: applied index %d is below %d, synced earlier", storeID, region, now.AppliedIndex, old.AppliedIndex)
-		}
-		lost += now.AppliedIndex - old.AppliedIndex
-		if err := wb.SetMeta(meta.ApplyStateKey(region), &old); err != nil {
-			return err
-		}
-	}
-	if err := wb.WriteToDB(kv); err != nil {
-		return fmt.Errorf("store %d: put back the synced apply states: %v", storeID, err)
+	lost, err := putBack(kv, d.synced(kvEngine, storeID), meta.ApplyStateKey, "apply state",
+		func(old, now *raft_serverpb.RaftApplyState) (uint64, error) {
+			if now.AppliedIndex < old.AppliedIndex {
+				return 0, fmt.Errorf("applied index %d is below %d, synced earlier", now.AppliedIndex, old.AppliedIndex)
+			}
+			return now.AppliedIndex - old.AppliedIndex, nil
+		})
+	if err != nil {
+		return fmt.Errorf("store %d: %v", storeID, err)
 	}
 	d.mu.Lock()
 	d.rolledBack += lost
@@ -150,41 +137,63 @@ func (d *durableStates) loseApplies(storeID uint64, kv *badger.DB) error {
 }
 
 func (d *durableStates) loseRaftStates(storeID uint64, raftDB *badger.DB) error {
-	durableStates := d.synced(raftEngine, storeID)
-	if durableStates == nil {
-		return nil // the engine syncs every write
-	}
-	wb := new(engine_util.WriteBatch)
-	var lost uint64
-	for region, durable := range durableStates {
-		var old, now raft_serverpb.RaftLocalState
-		if err := old.Unmarshal(durable); err != nil {
-			return fmt.Errorf("store %d region %d: recorded raft state: %v", storeID, region, err)
-		}
-		if err := engine_util.GetMeta(raftDB, meta.RaftStateKey(region), &now); err != nil {
-			return fmt.Errorf("store %d region %d: raft state recorded at a sync is gone without a sync: %v", storeID, region, err)
-		}
-		if bytes.Equal(durable, mustMarshal(&now)) {
-			continue
-		}
-		oldHS, nowHS := old.GetHardState(), now.GetHardState()
-		if now.LastIndex != old.LastIndex || now.LastTerm != old.LastTerm || nowHS.GetTerm() != oldHS.GetTerm() || nowHS.GetVote() != oldHS.GetVote() {
-			return fmt.Errorf("store %d region %d: raft state %v was written without a sync after %v: "+
-				"only a move of the commit index may wait for the next sync (new entries, term and vote must be on disk before the peer acts on them)",
-				storeID, region, &now, &old)
-		}
-		lost++
-		if err := wb.SetMeta(meta.RaftStateKey(region), &old); err != nil {
-			return err
-		}
-	}
-	if err := wb.WriteToDB(raftDB); err != nil {
-		return fmt.Errorf("store %d: put back the synced raft states: %v", storeID, err)
+	lost, err := putBack(raftDB, d.synced(raftEngine, storeID), meta.RaftStateKey, "raft state",
+		func(old, now *raft_serverpb.RaftLocalState) (uint64, error) {
+			oldHS, nowHS := old.GetHardState(), now.GetHardState()
+			if now.LastIndex != old.LastIndex || now.LastTerm != old.LastTerm || nowHS.GetTerm() != oldHS.GetTerm() || nowHS.GetVote() != oldHS.GetVote() {
+				return 0, fmt.Errorf("raft state %v was written without a sync after %v: only a move of the commit index may wait "+
+					"for the next sync (new entries, term and vote must be on disk before the peer acts on them)", now, old)
+			}
+			return 1, nil
+		})
+	if err != nil {
+		return fmt.Errorf("store %d: %v", storeID, err)
 	}
 	d.mu.Lock()
 	d.commitsLost += lost
 	d.mu.Unlock()
 	return nil
+}
+
+// state is a region's apply state or raft state, as S and its pointer P.
+type state[S any] interface {
+	*S
+	proto.Message
+	Marshal() ([]byte, error)
+	Unmarshal([]byte) error
+}
+
+// putBack writes back into db the state of each region recorded at its
+// last sync (synced: region -> encoded state) where it changed since.
+// undone tells what putting old back in place of now undoes (summed in
+// the result), or why now should never have waited for a sync.
+func putBack[S any, P state[S]](db *badger.DB, synced map[uint64][]byte, key func(uint64) []byte, what string, undone func(old, now P) (uint64, error)) (uint64, error) {
+	wb := new(engine_util.WriteBatch)
+	var total uint64
+	for region, durable := range synced {
+		old, now := P(new(S)), P(new(S))
+		if err := old.Unmarshal(durable); err != nil {
+			return 0, fmt.Errorf("region %d: recorded %s: %v", region, what, err)
+		}
+		if err := engine_util.GetMeta(db, key(region), now); err != nil {
+			return 0, fmt.Errorf("region %d: %s recorded at a sync is gone without a sync: %v", region, what, err)
+		}
+		if bytes.Equal(durable, mustMarshal(now)) {
+			continue
+		}
+		n, err := undone(old, now)
+		if err != nil {
+			return 0, fmt.Errorf("region %d: %v", region, err)
+		}
+		total += n
+		if err := wb.SetMeta(key(region), old); err != nil {
+			return 0, err
+		}
+	}
+	if err := wb.WriteToDB(db); err != nil {
+		return 0, fmt.Errorf("put back the synced %ss: %v", what, err)
+	}
+	return total, nil
 }
 
 func mustMarshal(state interface{ Marshal() ([]byte, error) }) []byte {
