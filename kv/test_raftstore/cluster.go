@@ -113,6 +113,13 @@ func (c *Cluster) Start() {
 	if !c.started.CompareAndSwap(false, true) {
 		failNow("cluster %s: Start called twice", c.label())
 	}
+	// Hand the memory of the clusters before (badger's memtable arenas,
+	// mostly) back to the OS before this one allocates its own. Shutdown
+	// cannot: the test holds its cluster, and the closed engines their
+	// memtables, until it returns. Kept by the runtime, that memory added to
+	// the next test's: 566 MB peak RSS for the 2B, 2C and 3B suites run
+	// twice in one process, 453 MB with this.
+	debug.FreeOSMemory()
 	sweepStaleDirs()
 	trackCluster(c)
 	c.startTime = time.Now()
@@ -262,10 +269,6 @@ func (c *Cluster) shutdown() {
 		}
 		c.removeDirs()
 		fmt.Println(c.summary())
-		// Hand the stores' memory (badger memtable arenas, mostly) back to
-		// the OS: the next cluster of this test binary would otherwise reuse
-		// and dirty it, and the peak RSS of a suite would grow with every test.
-		debug.FreeOSMemory()
 	})
 }
 
