@@ -12,3 +12,7 @@ import (
 func killGroupOnCancel(cmd *exec.Cmd) {
 	cmd.WaitDelay = 5 * time.Second
 }
+
+// killLeftovers cannot find the processes a test left without process
+// groups: it reports none.
+func killLeftovers(cmd *exec.Cmd) bool { return false }

@@ -18,3 +18,14 @@ func killGroupOnCancel(cmd *exec.Cmd) {
 	}
 	cmd.WaitDelay = 5 * time.Second
 }
+
+// killLeftovers kills what is left of the command's process group once the
+// command has exited: processes the test started and did not stop (a server
+// it ran, orphaned when the test binary died). It tells whether there were any.
+func killLeftovers(cmd *exec.Cmd) bool {
+	if cmd.Process == nil || syscall.Kill(-cmd.Process.Pid, 0) != nil {
+		return false
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	return true
+}

@@ -111,6 +111,9 @@ const killGrace = 30 * time.Second
 type Result struct {
 	Outcome
 	LeftFiles int `json:"left_files,omitempty"` // entries the test left in its TMPDIR
+	// LeftProcesses tells that processes the test started were still
+	// running once it had exited (the runner killed them).
+	LeftProcesses bool `json:"left_processes,omitempty"`
 }
 
 // Run runs one test of the binary in a process of its own, in the package
@@ -127,7 +130,7 @@ func (b *Binary) Run(ctx context.Context, opts RunOptions) Result {
 
 	start := time.Now()
 	c := NewCollector(opts.Test, opts.Log)
-	err = b.stream(ctx, opts, tmp, c)
+	leftProcesses, err := b.stream(ctx, opts, tmp, c)
 	out := c.Outcome()
 	if out.Elapsed == 0 {
 		out.Elapsed = time.Since(start)
@@ -142,11 +145,12 @@ func (b *Binary) Run(ctx context.Context, opts RunOptions) Result {
 		out.Status, out.Reason, out.Message = Fail, ReasonExited, err.Error()
 	}
 	entries, _ := os.ReadDir(tmp)
-	return Result{Outcome: out, LeftFiles: len(entries)}
+	return Result{Outcome: out, LeftFiles: len(entries), LeftProcesses: leftProcesses}
 }
 
-// stream runs the binary under test2json and feeds its events to c.
-func (b *Binary) stream(ctx context.Context, opts RunOptions, tmp string, c *Collector) error {
+// stream runs the binary under test2json and feeds its events to c. It
+// kills what the run left running and tells whether it had to.
+func (b *Binary) stream(ctx context.Context, opts RunOptions, tmp string, c *Collector) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout+killGrace)
 	defer cancel()
 	args := []string{"-t", "-p", b.ImportPath, b.Path,
@@ -158,14 +162,14 @@ func (b *Binary) stream(ctx context.Context, opts RunOptions, tmp string, c *Col
 	killGroupOnCancel(cmd)
 	r, w, err := os.Pipe()
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer r.Close()
 	cmd.Stdout, cmd.Stderr = w, w
 	err = cmd.Start()
 	w.Close()
 	if err != nil {
-		return fmt.Errorf("starting %s: %w", b.Path, err)
+		return false, fmt.Errorf("starting %s: %w", b.Path, err)
 	}
 	limit := opts.MemoryLimit
 	if limit == 0 {
@@ -177,22 +181,23 @@ func (b *Binary) stream(ctx context.Context, opts RunOptions, tmp string, c *Col
 	feedErr := FeedAll(c, bufio.NewReaderSize(r, 64<<10))
 	waitErr := cmd.Wait()
 	close(watched)
+	left := killLeftovers(cmd)
 	select {
 	case e := <-over:
-		return e
+		return left, e
 	default:
 	}
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return left, ctx.Err()
 	}
 	if feedErr != nil {
-		return feedErr
+		return left, feedErr
 	}
 	var exit *exec.ExitError
 	if errors.As(waitErr, &exit) {
-		return nil // a failing test exits non-zero; the events say why
+		return left, nil // a failing test exits non-zero; the events say why
 	}
-	return waitErr
+	return left, waitErr
 }
 
 // watchMemory measures the run's process group until done closes, and

@@ -21,6 +21,7 @@ func writeFixtureModule(t *testing.T) string {
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -46,6 +47,16 @@ func TestLitter1(t *testing.T) {
 }
 
 func TestHelperNotAStage(t *testing.T) {}
+
+// TestOrphan1 starts a process and leaves it running, as a test killed
+// before its cleanup leaves a server it started.
+func TestOrphan1(t *testing.T) {
+	cmd := exec.Command("sleep", "300")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("orphan pid %d", cmd.Process.Pid)
+}
 
 // TestHog1 keeps growing, as a bug that multiplies messages does.
 func TestHog1(t *testing.T) {
@@ -94,7 +105,7 @@ func TestDiscoverFindsStageTestsAndHiddenTier(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := testNames(public), "TestAnswer1 TestHang1 TestHog1 TestLitter1 TestWrong1 TestElection2AA"; got != want {
+	if got, want := testNames(public), "TestAnswer1 TestHang1 TestHog1 TestLitter1 TestOrphan1 TestWrong1 TestElection2AA"; got != want {
 		t.Errorf("public tests: got %q, want %q", got, want)
 	}
 	all, err := Discover(root, "example.com/fixture", Scope{Hidden: true})
@@ -114,7 +125,7 @@ func TestDiscoverFindsStageTestsAndHiddenTier(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := testNames(everything), "TestHelperNotAStage TestAnswer1 TestHang1 TestHog1 TestLitter1 TestWrong1 TestElection2AA"; got != want {
+	if got, want := testNames(everything), "TestHelperNotAStage TestAnswer1 TestHang1 TestHog1 TestLitter1 TestOrphan1 TestWrong1 TestElection2AA"; got != want {
 		t.Errorf("tests of any stage: got %q, want %q", got, want)
 	}
 	if got := Select(all, []string{"2AA"}); testNames(got) != "TestElection2AA" || got[0].Pattern() != "./raft" {

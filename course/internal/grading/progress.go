@@ -157,6 +157,9 @@ func (p *Progress) finished(done, total int, t *TestReport, run Run) {
 	if run.LeftFiles > 0 {
 		line += fmt.Sprintf("  (left %d files in its temp dir)", run.LeftFiles)
 	}
+	if run.LeftProcesses {
+		line += "  (left processes running; killed)"
+	}
 	p.printf("%s\n", line)
 }
 
