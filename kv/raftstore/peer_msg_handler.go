@@ -605,8 +605,13 @@ func (d *peerMsgHandler) destroyPeer() {
 	}
 	d.ctx.router.close(regionID)
 	d.stopped = true
-	if _, found := meta.regionRanges.Delete(regionItem{region: d.Region()}); isInitialized && !found {
-		panic(d.Tag + " meta corruption detected")
+	// regionRanges holds initialized regions only, by end key: the empty
+	// range of an uninitialized peer would match the last region's item
+	// (its end key is the end of the key space too) and delete it.
+	if isInitialized {
+		if _, found := meta.regionRanges.Delete(regionItem{region: d.Region()}); !found {
+			panic(d.Tag + " meta corruption detected")
+		}
 	}
 	if _, ok := meta.regions[regionID]; !ok {
 		panic(d.Tag + " meta corruption detected")
