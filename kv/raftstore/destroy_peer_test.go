@@ -5,10 +5,7 @@ package raftstore
 import (
 	"testing"
 
-	"github.com/tinykv-lab/tinykv/kv/raftstore/meta"
-	"github.com/tinykv-lab/tinykv/kv/util/engine_util"
 	"github.com/tinykv-lab/tinykv/proto/pkg/metapb"
-	"github.com/tinykv-lab/tinykv/proto/pkg/raft_serverpb"
 )
 
 // Destroying a peer created by a message (no range yet) leaves the store's
@@ -23,26 +20,8 @@ func TestDestroyUninitializedPeerKeepsTheLastRegion(t *testing.T) {
 		RegionEpoch: &metapb.RegionEpoch{ConfVer: 3, Version: 2},
 		Peers:       []*metapb.Peer{{Id: 1, StoreId: 1}, {Id: 2, StoreId: 2}, {Id: 3, StoreId: 3}},
 	}
-	kvWB := new(engine_util.WriteBatch)
-	meta.WriteRegionState(kvWB, last, raft_serverpb.PeerState_Normal)
-	if err := writeInitialApplyState(kvWB, last.Id); err != nil {
-		t.Fatal(err)
-	}
-	kvWB.MustWriteToDB(ctx.engine.Kv)
-	lastPeer, err := createPeer(ctx, last)
-	if err != nil {
-		t.Fatalf("create the peer of region 1: %v", err)
-	}
-	ctx.router.register(lastPeer)
-	ctx.storeMeta.regions[last.Id] = last
-	ctx.storeMeta.regionRanges.ReplaceOrInsert(regionItem{region: last})
-
-	empty, err := replicatePeer(ctx, 10, &metapb.Peer{Id: 11, StoreId: 1})
-	if err != nil {
-		t.Fatalf("create the empty peer of region 10: %v", err)
-	}
-	ctx.router.register(empty)
-	ctx.storeMeta.regions[10] = empty.Region()
+	lastPeer := addTestPeer(t, ctx, last)
+	empty := addEmptyTestPeer(t, ctx, 10, &metapb.Peer{Id: 11, StoreId: 1})
 
 	newPeerMsgHandler(empty, ctx).destroyPeer()
 	if _, ok := ctx.storeMeta.regionRanges.Get(regionItem{region: last}); !ok {

@@ -43,6 +43,39 @@ func newSplitTestStore(t *testing.T) *GlobalContext {
 	}
 }
 
+// addTestPeer creates and registers the store's peer of region, written
+// to kvdb as a live region that applied up to the initial index.
+func addTestPeer(t *testing.T, ctx *GlobalContext, region *metapb.Region) *peer {
+	t.Helper()
+	kvWB := new(engine_util.WriteBatch)
+	meta.WriteRegionState(kvWB, region, raft_serverpb.PeerState_Normal)
+	if err := writeInitialApplyState(kvWB, region.Id); err != nil {
+		t.Fatal(err)
+	}
+	kvWB.MustWriteToDB(ctx.engine.Kv)
+	p, err := createPeer(ctx, region)
+	if err != nil {
+		t.Fatalf("create the peer of region %d: %v", region.Id, err)
+	}
+	ctx.router.register(p)
+	ctx.storeMeta.regions[region.Id] = region
+	ctx.storeMeta.regionRanges.ReplaceOrInsert(regionItem{region: region})
+	return p
+}
+
+// addEmptyTestPeer creates and registers a peer of regionID as a message
+// from another store would: no range, waiting for a snapshot.
+func addEmptyTestPeer(t *testing.T, ctx *GlobalContext, regionID uint64, peerMeta *metapb.Peer) *peer {
+	t.Helper()
+	p, err := replicatePeer(ctx, regionID, peerMeta)
+	if err != nil {
+		t.Fatalf("create the empty peer of region %d: %v", regionID, err)
+	}
+	ctx.router.register(p)
+	ctx.storeMeta.regions[regionID] = p.Region()
+	return p
+}
+
 // A faster store's vote created an empty peer of the new region here
 // before this store applied the split: the split takes it over (keeping
 // the vote it cast), and the store ends up with exactly one peer of the
@@ -50,27 +83,11 @@ func newSplitTestStore(t *testing.T) *GlobalContext {
 func TestSplitTakesOverAnUninitializedPeer3B(t *testing.T) {
 	ctx := newSplitTestStore(t)
 	region := applyTestRegion()
-	kvWB, raftWB := new(engine_util.WriteBatch), new(engine_util.WriteBatch)
-	meta.WriteRegionState(kvWB, region, raft_serverpb.PeerState_Normal)
-	if err := writeInitialApplyState(kvWB, region.Id); err != nil {
-		t.Fatal(err)
-	}
-	kvWB.MustWriteToDB(ctx.engine.Kv)
-	left, err := createPeer(ctx, region)
-	if err != nil {
-		t.Fatalf("create the peer of region 1: %v", err)
-	}
-	ctx.router.register(left)
-	ctx.storeMeta.regions[region.Id] = region
-	ctx.storeMeta.regionRanges.ReplaceOrInsert(regionItem{region: region})
+	left := addTestPeer(t, ctx, region)
 
 	// The empty peer of region 10 voted for peer 12 in term 7.
-	empty, err := replicatePeer(ctx, 10, &metapb.Peer{Id: 11, StoreId: 1})
-	if err != nil {
-		t.Fatalf("create the empty peer of region 10: %v", err)
-	}
-	ctx.router.register(empty)
-	ctx.storeMeta.regions[10] = empty.Region()
+	empty := addEmptyTestPeer(t, ctx, 10, &metapb.Peer{Id: 11, StoreId: 1})
+	raftWB := new(engine_util.WriteBatch)
 	voted := &raft_serverpb.RaftLocalState{HardState: &eraftpb.HardState{Term: 7, Vote: 12}}
 	if err := raftWB.SetMeta(meta.RaftStateKey(10), voted); err != nil {
 		t.Fatal(err)
