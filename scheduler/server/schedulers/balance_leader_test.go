@@ -92,9 +92,12 @@ func TestBalanceLeaderSkipsDisconnectedTarget(t *testing.T) {
 
 // TestBalanceLeaderNoPingPong runs balance-leader round after round, each
 // transfer carried out by the region's leader through the operator
-// controller, with store 4 disconnected: no leader goes to store 4, no
-// transfer undoes the one before it on the same region, and the rounds
-// settle with the leaders as even as they can be (13 on 3 stores).
+// controller, with store 4 disconnected: no leader goes to store 4, every
+// transfer narrows the gap between its two stores (a move between stores
+// whose counts differ by less than 2 only swaps them: the ping-pong), and
+// the rounds settle with the leaders as even as they can be (13 on 3
+// stores). A region's leader may come back to a store it left once the
+// other moves made that store the emptier one (2 in 200 seeds do that).
 func TestBalanceLeaderNoPingPong(t *testing.T) {
 	mc := newBalanceCluster(t, 4, 3)
 	for id := uint64(1); id <= 13; id++ {
@@ -107,7 +110,6 @@ func TestBalanceLeaderNoPingPong(t *testing.T) {
 	mc.SetStoreLastHeartbeat(4, disconnected)
 	oc := schedule.NewOperatorController(mc, nil)
 	s := NewBalanceLeaderScheduler(oc)
-	last := map[uint64]schedule.TransferLeader{} // region → its last transfer
 	for rounds := 0; ; rounds++ {
 		op := s.Schedule(mc)
 		if op == nil {
@@ -120,10 +122,10 @@ func TestBalanceLeaderNoPingPong(t *testing.T) {
 		if tl.ToStore == 4 {
 			t.Fatalf("round %d (%s, store 4 disconnected): leader moved to store 4: %v", rounds, leaderCounts(mc), op)
 		}
-		if prev, ok := last[op.RegionID()]; ok && prev.FromStore == tl.ToStore && prev.ToStore == tl.FromStore {
-			t.Fatalf("round %d (%s): region %d's leader moves back, %v after %v", rounds, leaderCounts(mc), op.RegionID(), tl, prev)
+		if from, to := mc.GetStore(tl.FromStore).GetLeaderCount(), mc.GetStore(tl.ToStore).GetLeaderCount(); from-to < 2 {
+			t.Fatalf("round %d (%s): %v moves a leader from store %d (%d leaders) to store %d (%d): "+
+				"with counts less than 2 apart it only swaps them (ping-pong)", rounds, leaderCounts(mc), op, tl.FromStore, from, tl.ToStore, to)
 		}
-		last[op.RegionID()] = tl
 		if !oc.AddOperator(op) {
 			t.Fatalf("round %d: the operator controller refused %v", rounds, op)
 		}
