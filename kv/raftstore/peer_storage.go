@@ -488,9 +488,9 @@ func (ps *PeerStorage) SaveReadyState(ready *raft.Ready) (*ApplySnapResult, erro
 	}
 	// Optional speed-up (doc.go): a raft state that moves only the commit
 	// index need not wait for the disk; raft learns a lost one again.
-	sameVote := raft.IsEmptyHardState(ready.HardState) ||
+	sameTermAndVote := raft.IsEmptyHardState(ready.HardState) ||
 		ready.HardState.Term == ps.raftState.HardState.GetTerm() && ready.HardState.Vote == ps.raftState.HardState.GetVote()
-	if len(ready.Entries) == 0 && raft.IsEmptySnap(&ready.Snapshot) && sameVote {
+	if len(ready.Entries) == 0 && raft.IsEmptySnap(&ready.Snapshot) && sameTermAndVote {
 		raftWB.DeferSync()
 	}
 	if !raft.IsEmptyHardState(ready.HardState) {

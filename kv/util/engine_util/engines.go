@@ -46,8 +46,6 @@ func (en *Engines) Close() error {
 	metrics.EngineClosed(en.Raft)
 	kvErr := closeDB(en.Kv, en.KvPath)
 	raftErr := closeDB(en.Raft, en.RaftPath)
-	forgetSyncer(en.Kv)
-	forgetSyncer(en.Raft)
 	if kvErr != nil {
 		return errors.Annotate(kvErr, "close kv engine")
 	}
@@ -57,10 +55,11 @@ func (en *Engines) Close() error {
 	return nil
 }
 
-// closeDB closes the database open in dir and drops what badger keeps of
-// it once closed.
+// closeDB closes the database open in dir and drops what this package and
+// badger keep of it once closed.
 func closeDB(db *badger.DB, dir string) error {
 	err := db.Close()
+	forgetSyncer(db)
 	forgetBadgerMetrics(dir)
 	if err != nil {
 		return err

@@ -58,8 +58,9 @@ func syncerOf(db *badger.DB) *engineSyncer {
 }
 
 // forgetSyncer drops the syncer of a closed engine. The cleanup registered
-// by CreateKVDB and CreateRaftDB cannot do it while an OnSync hook holds the engine: the
-// registry would keep the closed engine, memtables included, for good.
+// by CreateKVDB and CreateRaftDB cannot do it while an OnSync hook holds
+// the engine: the registry would keep the closed engine, memtables
+// included, for good.
 func forgetSyncer(db *badger.DB) { deferredEngines.Delete(weak.Make(db)) }
 
 // CreateKVDB opens (creating it when missing) the kv engine of a raftstore
