@@ -52,6 +52,12 @@ type Config struct {
 	SchedulerHeartbeatTickInterval time.Duration
 	// SchedulerStoreHeartbeatTickInterval is how often a store reports itself.
 	SchedulerStoreHeartbeatTickInterval time.Duration
+	// MaxLeaderMissingDuration is how long a follower may go without hearing
+	// from a leader before it asks the scheduler whether it is still a
+	// member of its region (a peer removed while its store was down, or
+	// created by a message that came after its removal, is told by nobody
+	// else). It is checked at each SchedulerHeartbeatTickInterval.
+	MaxLeaderMissingDuration time.Duration
 
 	// RegionMaxSize: a region larger than this is split ...
 	RegionMaxSize uint64
@@ -90,6 +96,10 @@ func (c *Config) Validate() error {
 		if d <= 0 {
 			return fmt.Errorf("%s must be positive, got %v", name, d)
 		}
+	}
+	if electionMax := 2 * time.Duration(c.RaftElectionTimeoutTicks) * c.RaftBaseTickInterval; c.MaxLeaderMissingDuration <= electionMax {
+		return fmt.Errorf("max leader missing duration (%v) must be longer than the longest election timeout (2 x %d ticks of %v = %v)",
+			c.MaxLeaderMissingDuration, c.RaftElectionTimeoutTicks, c.RaftBaseTickInterval, electionMax)
 	}
 	if c.RaftLogGcCountLimit == 0 {
 		return fmt.Errorf("raft log GC count limit must be positive")
@@ -153,6 +163,7 @@ func NewDefaultConfig() *Config {
 		SplitRegionCheckTickInterval:        10 * time.Second,
 		SchedulerHeartbeatTickInterval:      10 * time.Second,
 		SchedulerStoreHeartbeatTickInterval: 10 * time.Second,
+		MaxLeaderMissingDuration:            2 * time.Minute,
 		RegionMaxSize:                       144 * MB,
 		RegionSplitSize:                     96 * MB,
 		SnapConcurrentSends:                 4,
@@ -172,6 +183,7 @@ func NewTestConfig() *Config {
 	c.SplitRegionCheckTickInterval = 100 * time.Millisecond
 	c.SchedulerHeartbeatTickInterval = 100 * time.Millisecond
 	c.SchedulerStoreHeartbeatTickInterval = 500 * time.Millisecond
+	c.MaxLeaderMissingDuration = 3 * time.Second
 	return c
 }
 

@@ -19,7 +19,7 @@ func TestTestConfigValues(t *testing.T) {
 	if c.RaftBaseTickInterval != 50*time.Millisecond || c.RaftHeartbeatTicks != 2 || c.RaftElectionTimeoutTicks != 10 ||
 		c.RaftLogGCTickInterval != 50*time.Millisecond || c.RaftLogGcCountLimit != 128000 ||
 		c.SplitRegionCheckTickInterval != 100*time.Millisecond || c.SchedulerHeartbeatTickInterval != 100*time.Millisecond ||
-		c.SchedulerStoreHeartbeatTickInterval != 500*time.Millisecond || c.RegionMaxSize != 144*MB || c.RegionSplitSize != 96*MB {
+		c.SchedulerStoreHeartbeatTickInterval != 500*time.Millisecond || c.MaxLeaderMissingDuration != 3*time.Second || c.RegionMaxSize != 144*MB || c.RegionSplitSize != 96*MB {
 		t.Fatalf("test config differs from the documented values: %+v", c)
 	}
 	if other := NewTestConfig(); other.DBPath == c.DBPath {
@@ -37,6 +37,9 @@ func TestValidateNamesTheBadSetting(t *testing.T) {
 		"store address":     func(c *Config) { c.StoreAddr = "nowhere" },
 		"snapshot sends":    func(c *Config) { c.SnapConcurrentSends = 0 },
 		"GC count limit":    func(c *Config) { c.RaftLogGcCountLimit = 0 },
+		"max leader missing duration": func(c *Config) {
+			c.MaxLeaderMissingDuration = 2 * time.Duration(c.RaftElectionTimeoutTicks) * c.RaftBaseTickInterval
+		},
 	}
 	for want, breakIt := range cases {
 		c := NewTestConfig()

@@ -109,6 +109,7 @@ type fileConfig struct {
 		SplitRegionCheckTickInterval        *durationValue `toml:"split-region-check-tick-interval"`
 		SchedulerHeartbeatTickInterval      *durationValue `toml:"scheduler-heartbeat-tick-interval"`
 		SchedulerStoreHeartbeatTickInterval *durationValue `toml:"scheduler-store-heartbeat-tick-interval"`
+		MaxLeaderMissingDuration            *durationValue `toml:"max-leader-missing-duration"`
 		RegionMaxSize                       *sizeValue     `toml:"region-max-size"`
 		RegionSplitSize                     *sizeValue     `toml:"region-split-size"`
 		SnapConcurrentSends                 *int           `toml:"snap-concurrent-sends"`
@@ -157,6 +158,7 @@ func (c *Config) LoadFile(path string) error {
 	setDuration(&c.SplitRegionCheckTickInterval, r.SplitRegionCheckTickInterval)
 	setDuration(&c.SchedulerHeartbeatTickInterval, r.SchedulerHeartbeatTickInterval)
 	setDuration(&c.SchedulerStoreHeartbeatTickInterval, r.SchedulerStoreHeartbeatTickInterval)
+	setDuration(&c.MaxLeaderMissingDuration, r.MaxLeaderMissingDuration)
 	if r.RegionMaxSize != nil {
 		c.RegionMaxSize = r.RegionMaxSize.n
 	}

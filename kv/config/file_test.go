@@ -56,6 +56,7 @@ raft-log-gc-count-limit = 1000
 split-region-check-tick-interval = "2s"
 scheduler-heartbeat-tick-interval = "3s"
 scheduler-store-heartbeat-tick-interval = "4s"
+max-leader-missing-duration = "5s"
 region-max-size = "1MiB"
 region-split-size = 524288
 snap-concurrent-sends = 2
@@ -70,7 +71,7 @@ snap-concurrent-recvs = 3
 		RaftBaseTickInterval: 20 * time.Millisecond, RaftHeartbeatTicks: 3, RaftElectionTimeoutTicks: 15,
 		RaftLogGCTickInterval: time.Second, RaftLogGcCountLimit: 1000, SplitRegionCheckTickInterval: 2 * time.Second,
 		SchedulerHeartbeatTickInterval: 3 * time.Second, SchedulerStoreHeartbeatTickInterval: 4 * time.Second,
-		RegionMaxSize: MB, RegionSplitSize: 512 * KB, SnapConcurrentSends: 2, SnapConcurrentRecvs: 3,
+		MaxLeaderMissingDuration: 5 * time.Second, RegionMaxSize: MB, RegionSplitSize: 512 * KB, SnapConcurrentSends: 2, SnapConcurrentRecvs: 3,
 	}
 	if *c != want {
 		t.Fatalf("after LoadFile the config is\n%+v\nwant\n%+v", *c, want)

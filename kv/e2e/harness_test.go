@@ -101,6 +101,7 @@ raft-log-gc-count-limit = 1000
 split-region-check-tick-interval = "200ms"
 scheduler-heartbeat-tick-interval = "200ms"
 scheduler-store-heartbeat-tick-interval = "200ms"
+max-leader-missing-duration = "2s"
 `
 
 // options shape a test cluster.

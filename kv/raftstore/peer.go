@@ -99,6 +99,13 @@ type peer struct {
 	PeersStartPendingTime map[uint64]time.Time
 	// stopped is set when the peer is destroyed.
 	stopped bool
+	// quietSince is when the peer last heard from (or was) the leader of
+	// its region, or last asked the scheduler whether it is still a member
+	// (stale_peer.go).
+	quietSince time.Time
+	// createdAtConfVer is the conf_ver of the message that created an
+	// uninitialized peer: its sender listed the peer at that conf_ver.
+	createdAtConfVer uint64
 
 	// SizeDiffHint approximates the bytes written since the last split check.
 	SizeDiffHint uint64
@@ -145,6 +152,7 @@ func NewPeer(storeId uint64, cfg *config.Config, engines *engine_util.Engines, r
 		PeersStartPendingTime: make(map[uint64]time.Time),
 		Tag:                   tag,
 		ticker:                newTicker(region.GetId(), cfg),
+		quietSince:            time.Now(),
 	}
 
 	// A region of one peer, this one, needs no election timeout to elect it.

@@ -2,6 +2,7 @@ package raftstore
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/pingcap/errors"
 	"github.com/tinykv-lab/tinykv/kv/metrics"
@@ -113,6 +114,8 @@ func (d *peerMsgHandler) HandleMsg(msg message.Msg) {
 	case message.MsgTypeGcSnap:
 		gcSnap := msg.Data.(*message.MsgGCSnap)
 		d.onGCSnap(gcSnap.Snaps)
+	case message.MsgTypeSchedulerRegion:
+		d.onSchedulerRegion(msg.Data.(*message.MsgSchedulerRegion))
 	case message.MsgTypeStart:
 		d.startTicker()
 		d.resumeSnapshotApply()
@@ -465,6 +468,7 @@ func (d *peerMsgHandler) onRaftMsg(msg *raft_serverpb.RaftMessage) error {
 	if err != nil {
 		return err
 	}
+	d.noteLeaderContact(msg.GetMessage())
 	if d.AnyNewPeerCatchUp(msg.FromPeer.Id) {
 		d.HeartbeatScheduler(d.ctx.schedulerTaskSender)
 	}
@@ -752,8 +756,10 @@ func (d *peerMsgHandler) onSchedulerHeartbeatTick() {
 	d.ticker.schedule(PeerTickSchedulerHeartbeat)
 
 	if !d.IsLeader() {
+		d.askIfRemovedWhenQuiet()
 		return
 	}
+	d.quietSince = time.Now()
 	d.HeartbeatScheduler(d.ctx.schedulerTaskSender)
 }
 

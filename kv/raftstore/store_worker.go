@@ -132,8 +132,12 @@ func (sw *storeWorker) checkMsg(msg *raft_serverpb.RaftMessage) (bool, error) {
 		return true, nil
 	}
 	if fromEpoch.ConfVer == regionEpoch.ConfVer {
-		return false, errors.Errorf("tombstone peer [epoch: %s] received an invalid message %s, ignore it",
-			regionEpoch, msgType)
+		// Sent by a peer that knew the membership this store's peer had
+		// when it was destroyed: a message that waited in the network
+		// (a restarted store gets hundreds). Nothing to do.
+		log.Debugf("[msg] store=%d region=%d tombstone (epoch %s) dropped %s from a peer at its conf_ver",
+			sw.id, regionID, regionEpoch, msgType)
+		return true, nil
 	}
 	return false, nil
 }
@@ -207,6 +211,7 @@ func (sw *storeWorker) maybeCreatePeer(regionID uint64, msg *raft_serverpb.RaftM
 	if err != nil {
 		return false, err
 	}
+	peer.createdAtConfVer = msg.RegionEpoch.GetConfVer()
 	// The peer has no range until a snapshot gives it one: keep it out of
 	// regionRanges, but known by id.
 	meta.regions[regionID] = peer.Region()

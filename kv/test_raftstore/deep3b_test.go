@@ -509,3 +509,76 @@ func TestChangesReportedAtOnce3B(t *testing.T) {
 	leader = cluster.LeaderOfRegion(1)
 	waitReported(fail, cluster, leader.StoreId, 1, func(e *metapb.RegionEpoch) bool { return e.Version > 1 }, "the split of region 1")
 }
+
+// lateHeartbeatFilter holds the heartbeats to store to back for delay and
+// drops every other message to it: the store hears of a new peer only
+// after the peer's region may have moved on.
+type lateHeartbeatFilter struct {
+	to    uint64
+	delay time.Duration
+}
+
+func (f *lateHeartbeatFilter) Before(msg *raft_serverpb.RaftMessage) bool {
+	return msg.GetToPeer().GetStoreId() != f.to || msg.GetMessage().GetMsgType() == eraftpb.MessageType_MsgHeartbeat
+}
+
+func (f *lateHeartbeatFilter) After() {}
+
+func (f *lateHeartbeatFilter) Delay(msg *raft_serverpb.RaftMessage) time.Duration {
+	if msg.GetToPeer().GetStoreId() == f.to {
+		return f.delay
+	}
+	return 0
+}
+
+func (f *lateHeartbeatFilter) String() string {
+	return fmt.Sprintf("heartbeats to store %d %v late, other messages to it dropped", f.to, f.delay)
+}
+
+// TestPeerCreatedAfterItsRemovalIsDestroyed3B: a peer is added to store 4
+// and removed again before any message reaches the store; then the
+// leader's heartbeats to it arrive, late (as messages queued for a store
+// that was down do), and create the peer, empty. Nobody sends to it any
+// more and, knowing no peers, it never campaigns, so no stale-message
+// answer reaches it: the store must still get rid of it (the framework's
+// peer asks the scheduler once it heard from no leader for
+// MaxLeaderMissingDuration; kv/raftstore/stale_peer.go).
+func TestPeerCreatedAfterItsRemovalIsDestroyed3B(t *testing.T) {
+	defer failOnHarnessPanic(t)
+	cfg := config.NewTestConfig()
+	cluster, fail := startCluster(t, 4, cfg)
+	defer cluster.Shutdown()
+
+	var removed time.Time
+	waitPeersReported := func(want int, within time.Duration, what string) {
+		deadline := time.Now().Add(within)
+		for cluster.schedulerClient.peersReported(4) != want {
+			if time.Now().After(deadline) {
+				fail("%s: store 4 reports %d peers, want %d, %v after the last removal",
+					what, cluster.schedulerClient.peersReported(4), want, time.Since(removed).Round(time.Millisecond))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	cluster.MustRemovePeer(1, NewPeer(4, 4))
+	removed = time.Now()
+	waitDestroyed(fail, cluster, 4, 1, nil, nil, "peer 4 was removed")
+	waitPeersReported(0, destroyWait, "peer 4 was removed and destroyed")
+
+	const late = 2 * time.Second
+	cluster.AddFilter(&lateHeartbeatFilter{to: 4, delay: late})
+	peer := cluster.AllocPeer(4)
+	cluster.schedulerClient.AddPeer(1, peer)
+	cluster.MustHavePeer(1, peer)
+	// A few heartbeats (one every 2 ticks) to the new peer wait in the network.
+	time.Sleep(6 * cfg.RaftBaseTickInterval)
+	cluster.MustRemovePeer(1, peer)
+	removed = time.Now()
+	waitPeersReported(1, late+2*time.Second, fmt.Sprintf("the late heartbeats did not create the removed peer %v on store 4 (the test's premise)", peer))
+	waitPeersReported(0, late+cfg.MaxLeaderMissingDuration+5*time.Second,
+		fmt.Sprintf("store 4 keeps the empty peer %d of region 1 that a late heartbeat created after the peer was removed "+
+			"(it heard from no leader for max-leader-missing-duration %v; it should have asked the scheduler and destroyed itself)",
+			peer.Id, cfg.MaxLeaderMissingDuration))
+	cluster.ClearFilters()
+	cluster.MustPut([]byte("k"), []byte("v"))
+}

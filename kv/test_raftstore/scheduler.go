@@ -547,3 +547,15 @@ func (m *MockSchedulerClient) regionIDs() []uint64 {
 	})
 	return ids
 }
+
+// peersReported is the number of peers (initialized or not) that the
+// store's last heartbeat counted, or -1 before its first heartbeat.
+func (m *MockSchedulerClient) peersReported(storeID uint64) int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	s := m.stores[storeID]
+	if s == nil || s.stats == nil {
+		return -1
+	}
+	return int(s.stats.RegionCount)
+}

@@ -59,6 +59,7 @@ raft-log-gc-tick-interval = "1s"              # production 10s
 split-region-check-tick-interval = "1s"       # production 10s
 scheduler-heartbeat-tick-interval = "1s"      # production 10s: region heartbeats
 scheduler-store-heartbeat-tick-interval = "1s" # production 10s
+max-leader-missing-duration = "10s"           # production 2m: a peer removed while its store was down goes sooner
 `
 
 // FastSchedulerConfig is the scheduler config of the launcher.

@@ -4,6 +4,8 @@
 package message
 
 import (
+	"time"
+
 	"github.com/tinykv-lab/tinykv/kv/raftstore/snap"
 	"github.com/tinykv-lab/tinykv/proto/pkg/metapb"
 	"github.com/tinykv-lab/tinykv/proto/pkg/raft_cmdpb"
@@ -29,6 +31,9 @@ const (
 	MsgTypeRegionApproximateSize MsgType = 6
 	// MsgTypeGcSnap lists snapshot files a peer may delete (Data: *MsgGCSnap).
 	MsgTypeGcSnap MsgType = 7
+	// MsgTypeSchedulerRegion answers a peer that heard from no leader for
+	// long with the scheduler's view of its region (Data: *MsgSchedulerRegion).
+	MsgTypeSchedulerRegion MsgType = 8
 
 	// MsgTypeStoreRaftMessage is a raft message for a region the store has
 	// no peer of yet (Data: *raft_serverpb.RaftMessage).
@@ -68,6 +73,13 @@ type MsgSplitRegion struct {
 	RegionEpoch *metapb.RegionEpoch
 	SplitKey    []byte
 	Callback    *Callback
+}
+
+// MsgSchedulerRegion is the scheduler's region, as the peer's question
+// asked at AskedAt found it.
+type MsgSchedulerRegion struct {
+	Region  *metapb.Region
+	AskedAt time.Time
 }
 
 // StoreTick names a periodic task of the store.

@@ -38,6 +38,14 @@ type SchedulerStoreHeartbeatTask struct {
 	DataDir string
 }
 
+// SchedulerRegionTask asks the scheduler for region RegionID for the
+// region's peer on this store, which heard from no leader since before
+// AskedAt, and hands it the answer (message.MsgTypeSchedulerRegion).
+type SchedulerRegionTask struct {
+	RegionID uint64
+	AskedAt  time.Time
+}
+
 // schedulerTaskHandler talks to the scheduler for the store, and turns the
 // scheduler's orders for regions into admin commands.
 type schedulerTaskHandler struct {
@@ -76,6 +84,8 @@ func (r *schedulerTaskHandler) Handle(t worker.Task) {
 		r.onHeartbeat(task.Region, task.Peer, task.PendingPeers, task.ApproximateSize)
 	case *SchedulerStoreHeartbeatTask:
 		r.onStoreHeartbeat(task.Stats, task.DataDir)
+	case *SchedulerRegionTask:
+		r.onRegion(task)
 	default:
 		log.Errorf("[scheduler] unsupported worker.Task: %+v", t)
 	}
@@ -138,6 +148,22 @@ func (r *schedulerTaskHandler) onHeartbeat(region *metapb.Region, peer *metapb.P
 	}
 	if err := r.SchedulerClient.RegionHeartbeat(req); err != nil {
 		log.Warnf("[scheduler] region %d heartbeat failed: %v", region.Id, err)
+	}
+}
+
+func (r *schedulerTaskHandler) onRegion(task *SchedulerRegionTask) {
+	region, _, err := r.SchedulerClient.GetRegionByID(r.ctx, task.RegionID)
+	if err != nil {
+		log.Warnf("[scheduler] get region %d failed: %v", task.RegionID, err)
+		return
+	}
+	if region == nil {
+		// Not known to the scheduler (yet): it cannot tell the peer anything.
+		return
+	}
+	answer := &message.MsgSchedulerRegion{Region: region, AskedAt: task.AskedAt}
+	if err := r.router.Send(task.RegionID, message.NewPeerMsg(message.MsgTypeSchedulerRegion, task.RegionID, answer)); err != nil {
+		log.Debugf("[scheduler] region %d: the peer that asked is gone: %v", task.RegionID, err)
 	}
 }
 

@@ -1,0 +1,120 @@
+//lab:file 3B
+
+package raftstore
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/tinykv-lab/tinykv/kv/raftstore/message"
+	"github.com/tinykv-lab/tinykv/kv/raftstore/runner"
+	"github.com/tinykv-lab/tinykv/kv/util/worker"
+	"github.com/tinykv-lab/tinykv/proto/pkg/eraftpb"
+	"github.com/tinykv-lab/tinykv/proto/pkg/metapb"
+)
+
+// staleTestRegion is region 1 of stores 1, 2 and 3 at conf_ver.
+func staleTestRegion(confVer uint64) *metapb.Region {
+	return &metapb.Region{
+		Id: 1, RegionEpoch: &metapb.RegionEpoch{ConfVer: confVer, Version: 1},
+		Peers: []*metapb.Peer{{Id: 1, StoreId: 1}, {Id: 2, StoreId: 2}, {Id: 3, StoreId: 3}},
+	}
+}
+
+// withoutStore1 is the scheduler's region 1 at conf_ver, its peer on store
+// 1 replaced by one on store 4.
+func withoutStore1(confVer uint64) *metapb.Region {
+	r := staleTestRegion(confVer)
+	r.Peers[0] = &metapb.Peer{Id: 9, StoreId: 4}
+	return r
+}
+
+// A follower that heard from no leader for MaxLeaderMissingDuration asks
+// the scheduler once, and again only after as long again.
+func TestQuietFollowerAsksTheSchedulerOnce(t *testing.T) {
+	ctx := newSplitTestStore(t)
+	tasks := make(chan worker.Task, 8)
+	ctx.schedulerTaskSender = tasks
+	p := addTestPeer(t, ctx, staleTestRegion(3))
+	d := newPeerMsgHandler(p, ctx)
+	asked := func() int {
+		n := 0
+		for {
+			select {
+			case task := <-tasks:
+				if rt, ok := task.(*runner.SchedulerRegionTask); !ok || rt.RegionID != 1 {
+					t.Fatalf("the peer sent the scheduler worker %#v, want a SchedulerRegionTask for region 1", task)
+				}
+				n++
+			default:
+				return n
+			}
+		}
+	}
+
+	d.askIfRemovedWhenQuiet()
+	if n := asked(); n != 0 {
+		t.Fatalf("a peer that just started asked the scheduler %d times, want 0", n)
+	}
+	d.quietSince = time.Now().Add(-ctx.cfg.MaxLeaderMissingDuration - time.Second)
+	d.askIfRemovedWhenQuiet()
+	d.askIfRemovedWhenQuiet()
+	if n := asked(); n != 1 {
+		t.Fatalf("a follower quiet for longer than %v asked the scheduler %d times in two ticks, want 1", ctx.cfg.MaxLeaderMissingDuration, n)
+	}
+
+	// A heartbeat of the current term is the leader; an older term's is not.
+	d.quietSince = time.Time{}
+	d.noteLeaderContact(&eraftpb.Message{MsgType: eraftpb.MessageType_MsgHeartbeat, Term: p.RaftGroup.Raft.Term - 1})
+	if !d.quietSince.IsZero() {
+		t.Fatalf("a heartbeat of term %d (the peer is at %d) counted as the leader's", p.RaftGroup.Raft.Term-1, p.RaftGroup.Raft.Term)
+	}
+	d.noteLeaderContact(&eraftpb.Message{MsgType: eraftpb.MessageType_MsgHeartbeat, Term: p.RaftGroup.Raft.Term})
+	if d.quietSince.IsZero() {
+		t.Fatalf("a heartbeat of the peer's term %d did not count as the leader's", p.RaftGroup.Raft.Term)
+	}
+}
+
+// The scheduler's answer destroys the peer only when the region's
+// membership moved past it: a newer conf_ver without its id, and no leader
+// heard from since it asked.
+func TestSchedulerAnswerDestroysOnlyARemovedPeer(t *testing.T) {
+	askedAt := time.Now()
+	for _, c := range []struct {
+		name        string
+		empty       bool // created by a message at conf_ver 3, no data
+		scheduler   *metapb.Region
+		heardLeader bool
+		destroyed   bool
+	}{
+		{name: "still listed at a newer conf_ver", scheduler: staleTestRegion(5)},
+		{name: "not listed, same conf_ver", scheduler: withoutStore1(3)},
+		{name: "not listed, but a leader was heard since", scheduler: withoutStore1(4), heardLeader: true},
+		{name: "not listed at a newer conf_ver", scheduler: withoutStore1(4), destroyed: true},
+		{name: "empty peer, not listed at its creation's conf_ver", empty: true, scheduler: withoutStore1(3)},
+		{name: "empty peer, not listed at a newer conf_ver", empty: true, scheduler: withoutStore1(4), destroyed: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := newSplitTestStore(t)
+			var p *peer
+			if c.empty {
+				p = addEmptyTestPeer(t, ctx, 1, &metapb.Peer{Id: 1, StoreId: 1})
+				p.createdAtConfVer = 3
+			} else {
+				p = addTestPeer(t, ctx, staleTestRegion(3))
+			}
+			d := newPeerMsgHandler(p, ctx)
+			d.quietSince = askedAt
+			if c.heardLeader {
+				d.quietSince = askedAt.Add(time.Second)
+			}
+			d.HandleMsg(message.NewPeerMsg(message.MsgTypeSchedulerRegion, 1, &message.MsgSchedulerRegion{Region: c.scheduler, AskedAt: askedAt}))
+			_, stillRouted := ctx.storeMeta.regions[1]
+			if got := fmt.Sprintf("stopped=%v routed=%v", p.stopped, stillRouted); got != fmt.Sprintf("stopped=%v routed=%v", c.destroyed, !c.destroyed) {
+				t.Fatalf("peer 1 (conf_ver 3, empty=%v) got the scheduler's region %v: %s, want destroyed=%v",
+					c.empty, c.scheduler, got, c.destroyed)
+			}
+		})
+	}
+}
