@@ -56,7 +56,8 @@ type Config struct {
 	// from a leader before it asks the scheduler whether it is still a
 	// member of its region (a peer removed while its store was down, or
 	// created by a message that came after its removal, is told by nobody
-	// else). It is checked at each SchedulerHeartbeatTickInterval.
+	// else). It is checked at each SchedulerHeartbeatTickInterval, and is
+	// never taken shorter than two of the longest election timeouts.
 	MaxLeaderMissingDuration time.Duration
 
 	// RegionMaxSize: a region larger than this is split ...
@@ -96,10 +97,6 @@ func (c *Config) Validate() error {
 		if d <= 0 {
 			return fmt.Errorf("%s must be positive, got %v", name, d)
 		}
-	}
-	if electionMax := 2 * time.Duration(c.RaftElectionTimeoutTicks) * c.RaftBaseTickInterval; c.MaxLeaderMissingDuration <= electionMax {
-		return fmt.Errorf("max leader missing duration (%v) must be longer than the longest election timeout (2 x %d ticks of %v = %v)",
-			c.MaxLeaderMissingDuration, c.RaftElectionTimeoutTicks, c.RaftBaseTickInterval, electionMax)
 	}
 	if c.RaftLogGcCountLimit == 0 {
 		return fmt.Errorf("raft log GC count limit must be positive")

@@ -37,9 +37,6 @@ func TestValidateNamesTheBadSetting(t *testing.T) {
 		"store address":     func(c *Config) { c.StoreAddr = "nowhere" },
 		"snapshot sends":    func(c *Config) { c.SnapConcurrentSends = 0 },
 		"GC count limit":    func(c *Config) { c.RaftLogGcCountLimit = 0 },
-		"max leader missing duration": func(c *Config) {
-			c.MaxLeaderMissingDuration = 2 * time.Duration(c.RaftElectionTimeoutTicks) * c.RaftBaseTickInterval
-		},
 	}
 	for want, breakIt := range cases {
 		c := NewTestConfig()

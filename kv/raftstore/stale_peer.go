@@ -3,6 +3,7 @@ package raftstore
 import (
 	"time"
 
+	"github.com/tinykv-lab/tinykv/kv/config"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/message"
 	"github.com/tinykv-lab/tinykv/kv/raftstore/runner"
 	"github.com/tinykv-lab/tinykv/log"
@@ -41,13 +42,21 @@ func (d *peerMsgHandler) noteLeaderContact(msg *eraftpb.Message) {
 func (d *peerMsgHandler) askIfRemovedWhenQuiet() {
 	now := time.Now()
 	quiet := now.Sub(d.quietSince)
-	if quiet < d.ctx.cfg.MaxLeaderMissingDuration {
+	if quiet < maxLeaderMissing(d.ctx.cfg) {
 		return
 	}
 	log.Infof("[conf] %s heard from no leader for %v, asking the scheduler whether it is still a member",
 		d.Tag, quiet.Round(time.Millisecond))
 	d.quietSince = now
 	d.ctx.schedulerTaskSender <- &runner.SchedulerRegionTask{RegionID: d.regionId, AskedAt: now}
+}
+
+// maxLeaderMissing is cfg.MaxLeaderMissingDuration, but no shorter than
+// two of the longest election timeouts (twice the base one): a region may
+// go that long without a leader in an ordinary election.
+func maxLeaderMissing(cfg *config.Config) time.Duration {
+	longestElection := 2 * time.Duration(cfg.RaftElectionTimeoutTicks) * cfg.RaftBaseTickInterval
+	return max(cfg.MaxLeaderMissingDuration, 2*longestElection)
 }
 
 // onSchedulerRegion destroys the peer if the scheduler's region, the

@@ -57,6 +57,17 @@ func TestQuietFollowerAsksTheSchedulerOnce(t *testing.T) {
 	if n := asked(); n != 0 {
 		t.Fatalf("a peer that just started asked the scheduler %d times, want 0", n)
 	}
+	// However short the setting, an election's length of quiet is normal.
+	setting := ctx.cfg.MaxLeaderMissingDuration
+	ctx.cfg.MaxLeaderMissingDuration = 0
+	longestElection := 2 * time.Duration(ctx.cfg.RaftElectionTimeoutTicks) * ctx.cfg.RaftBaseTickInterval
+	d.quietSince = time.Now().Add(-longestElection - time.Millisecond)
+	d.askIfRemovedWhenQuiet()
+	if n := asked(); n != 0 {
+		t.Fatalf("with max-leader-missing-duration 0, a follower quiet for one longest election timeout (%v) asked the scheduler %d times, want 0", longestElection, n)
+	}
+	ctx.cfg.MaxLeaderMissingDuration = setting
+
 	d.quietSince = time.Now().Add(-ctx.cfg.MaxLeaderMissingDuration - time.Second)
 	d.askIfRemovedWhenQuiet()
 	d.askIfRemovedWhenQuiet()
