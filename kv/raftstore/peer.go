@@ -222,8 +222,8 @@ func (p *peer) Destroy(engine *engine_util.Engines, keepData bool) error {
 	}
 
 	if p.peerStorage.isInitialized() && !keepData {
-		// Left-over data of a crash here is deleted when a later snapshot
-		// is applied to the range.
+		// Left-over data of a crash here is deleted when the store starts
+		// again: it lies in none of its regions (clearDataOutsideRegions).
 		p.peerStorage.ClearData()
 	}
 

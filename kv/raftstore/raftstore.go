@@ -199,9 +199,42 @@ func (bs *Raftstore) loadPeers() ([]*peer, error) {
 		return nil, err
 	}
 
+	if err := bs.clearDataOutsideRegions(); err != nil {
+		return nil, err
+	}
 	log.Infof("[store] store=%d starts with %d regions, including %d tombstones and %d peers",
 		storeID, totalCount, tombStoneCount, len(regionPeers))
 	return regionPeers, nil
+}
+
+// clearDataOutsideRegions deletes the data that lies in no region of this
+// store: what a peer destroyed right before a crash left (its tombstone is
+// written first, its range deleted after, by the region worker). No
+// region needs it: one that comes to cover the range again arrives by
+// snapshot, which replaces the range's data anyway.
+func (bs *Raftstore) clearDataOutsideRegions() error {
+	var gaps [][2][]byte
+	from := []byte{}
+	toTheEnd := false
+	bs.ctx.storeMeta.regionRanges.Ascend(func(item regionItem) bool {
+		region := item.region
+		if bytes.Compare(from, region.StartKey) < 0 {
+			gaps = append(gaps, [2][]byte{from, region.StartKey})
+		}
+		from = region.EndKey
+		toTheEnd = len(region.EndKey) == 0
+		return !toTheEnd
+	})
+	if !toTheEnd {
+		gaps = append(gaps, [2][]byte{from, nil})
+	}
+	for _, gap := range gaps {
+		if err := engine_util.DeleteRange(bs.ctx.engine.Kv, gap[0], gap[1]); err != nil {
+			return errors.Annotatef(err, "delete the data in [%x, %x), outside the store's regions", gap[0], gap[1])
+		}
+		log.Debugf("[store] store=%d no data left in [%x, %x), outside its regions", bs.ctx.store.Id, gap[0], gap[1])
+	}
+	return nil
 }
 
 // clearStaleMeta deletes what a destroyed peer left behind.
