@@ -103,9 +103,10 @@ type peer struct {
 	// its region, or last asked the scheduler whether it is still a member
 	// (stale_peer.go).
 	quietSince time.Time
-	// createdAtConfVer is the conf_ver of the message that created an
-	// uninitialized peer: its sender listed the peer at that conf_ver.
-	createdAtConfVer uint64
+	// memberConfVer is the highest conf_ver at which another peer listed
+	// this one: the region epoch of a message only a member gets (an
+	// append, heartbeat, snapshot, vote request or campaign order).
+	memberConfVer uint64
 
 	// SizeDiffHint approximates the bytes written since the last split check.
 	SizeDiffHint uint64

@@ -464,6 +464,7 @@ func (d *peerMsgHandler) onRaftMsg(msg *raft_serverpb.RaftMessage) error {
 		return nil
 	}
 	d.insertPeerCache(msg.GetFromPeer())
+	d.noteMembership(msg)
 	err = d.RaftGroup.Step(*msg.GetMessage())
 	if err != nil {
 		return err

@@ -2,7 +2,9 @@ package raftstore
 
 import (
 	"bytes"
+	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/Connor1996/badger"
 	"github.com/google/btree"
@@ -124,6 +126,9 @@ type GlobalContext struct {
 	splitCheckTaskSender chan<- worker.Task
 	schedulerClient      scheduler_client.Client
 	tickDriverSender     chan uint64
+	// askingScheduler is set while a peer's question about its region is
+	// with the scheduler worker: one at a time (stale_peer.go).
+	askingScheduler atomic.Bool
 }
 
 // Transport sends raft messages to other stores.
@@ -199,7 +204,11 @@ func (bs *Raftstore) loadPeers() ([]*peer, error) {
 		return nil, err
 	}
 
-	if err := bs.clearDataOutsideRegions(); err != nil {
+	regions := make([]*metapb.Region, len(regionPeers))
+	for i, p := range regionPeers {
+		regions[i] = p.Region()
+	}
+	if err := bs.clearDataOutsideRegions(regions); err != nil {
 		return nil, err
 	}
 	log.Infof("[store] store=%d starts with %d regions, including %d tombstones and %d peers",
@@ -207,25 +216,28 @@ func (bs *Raftstore) loadPeers() ([]*peer, error) {
 	return regionPeers, nil
 }
 
-// clearDataOutsideRegions deletes the data that lies in no region of this
-// store: what a peer destroyed right before a crash left (its tombstone is
-// written first, its range deleted after, by the region worker). No
-// region needs it: one that comes to cover the range again arrives by
-// snapshot, which replaces the range's data anyway.
-func (bs *Raftstore) clearDataOutsideRegions() error {
+// clearDataOutsideRegions deletes the data that lies in none of the
+// store's live regions: what a peer destroyed right before a crash left
+// (its tombstone is written first, its range deleted after, by the region
+// worker). No region needs it: one that comes to cover the range again
+// arrives by snapshot, which replaces the range's data anyway. Regions that
+// overlap would be a corrupt store: then nothing is deleted.
+func (bs *Raftstore) clearDataOutsideRegions(regions []*metapb.Region) error {
+	sorted := slices.Clone(regions)
+	slices.SortFunc(sorted, func(a, b *metapb.Region) int { return bytes.Compare(a.StartKey, b.StartKey) })
 	var gaps [][2][]byte
 	from := []byte{}
-	toTheEnd := false
-	bs.ctx.storeMeta.regionRanges.Ascend(func(item regionItem) bool {
-		region := item.region
+	for i, region := range sorted {
+		if i > 0 && (len(from) == 0 || bytes.Compare(region.StartKey, from) < 0) {
+			log.Errorf("[store] store=%d regions %v and %v overlap: data outside the regions is kept", bs.ctx.store.Id, sorted[i-1], region)
+			return nil
+		}
 		if bytes.Compare(from, region.StartKey) < 0 {
 			gaps = append(gaps, [2][]byte{from, region.StartKey})
 		}
 		from = region.EndKey
-		toTheEnd = len(region.EndKey) == 0
-		return !toTheEnd
-	})
-	if !toTheEnd {
+	}
+	if len(sorted) == 0 || len(from) > 0 {
 		gaps = append(gaps, [2][]byte{from, nil})
 	}
 	for _, gap := range gaps {

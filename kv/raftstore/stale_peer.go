@@ -8,6 +8,7 @@ import (
 	"github.com/tinykv-lab/tinykv/kv/raftstore/runner"
 	"github.com/tinykv-lab/tinykv/log"
 	"github.com/tinykv-lab/tinykv/proto/pkg/eraftpb"
+	"github.com/tinykv-lab/tinykv/proto/pkg/raft_serverpb"
 )
 
 // A peer usually learns of its removal from its region's other peers: it
@@ -22,8 +23,20 @@ import (
 //
 // So a follower that has heard from no leader for MaxLeaderMissingDuration
 // asks the scheduler for its region, and destroys itself if the region's
-// membership moved past it: a conf_ver newer than one at which it was a
-// member, and its peer id not among the peers.
+// membership moved past it: a conf_ver newer than any at which it was a
+// member, and its peer id not among the peers. Tests add a removed peer id
+// back to its store; the peer then hears of the newer conf_ver from the
+// messages it gets as a member again, and so it is kept.
+
+// noteMembership records the conf_ver at which the sender of msg listed
+// this peer, for a message that only a member gets.
+func (d *peerMsgHandler) noteMembership(msg *raft_serverpb.RaftMessage) {
+	switch msg.GetMessage().GetMsgType() {
+	case eraftpb.MessageType_MsgAppend, eraftpb.MessageType_MsgHeartbeat, eraftpb.MessageType_MsgSnapshot,
+		eraftpb.MessageType_MsgRequestVote, eraftpb.MessageType_MsgTimeoutNow:
+		d.memberConfVer = max(d.memberConfVer, msg.GetRegionEpoch().GetConfVer())
+	}
+}
 
 // noteLeaderContact records that msg, just stepped, came from the leader
 // of the peer's current term.
@@ -38,17 +51,21 @@ func (d *peerMsgHandler) noteLeaderContact(msg *eraftpb.Message) {
 
 // askIfRemovedWhenQuiet asks the scheduler for the region of a follower
 // that heard from no leader for MaxLeaderMissingDuration, at most once in
-// that time.
+// that time; the store asks one question at a time (a store cut off from
+// the scheduler must not fill the scheduler worker's queue).
 func (d *peerMsgHandler) askIfRemovedWhenQuiet() {
 	now := time.Now()
 	quiet := now.Sub(d.quietSince)
-	if quiet < maxLeaderMissing(d.ctx.cfg) {
+	if quiet < maxLeaderMissing(d.ctx.cfg) || !d.ctx.askingScheduler.CompareAndSwap(false, true) {
 		return
 	}
 	log.Infof("[conf] %s heard from no leader for %v, asking the scheduler whether it is still a member",
 		d.Tag, quiet.Round(time.Millisecond))
 	d.quietSince = now
-	d.ctx.schedulerTaskSender <- &runner.SchedulerRegionTask{RegionID: d.regionId, AskedAt: now}
+	d.ctx.schedulerTaskSender <- &runner.SchedulerRegionTask{
+		RegionID: d.regionId, AskedAt: now,
+		Done: func() { d.ctx.askingScheduler.Store(false) },
+	}
 }
 
 // maxLeaderMissing is cfg.MaxLeaderMissingDuration, but no shorter than
@@ -64,13 +81,13 @@ func maxLeaderMissing(cfg *config.Config) time.Duration {
 // peer heard from no leader since it asked: a peer removed and added again
 // with the same id (tests do that) hears from its leader again.
 func (d *peerMsgHandler) onSchedulerRegion(answer *message.MsgSchedulerRegion) {
-	if d.stopped || !d.quietSince.Equal(answer.AskedAt) {
+	if d.stopped || d.IsLeader() || !d.quietSince.Equal(answer.AskedAt) {
 		return
 	}
 	region := answer.Region
-	memberAt := d.createdAtConfVer
+	memberAt := d.memberConfVer
 	if d.isInitialized() {
-		memberAt = d.Region().GetRegionEpoch().GetConfVer()
+		memberAt = max(memberAt, d.Region().GetRegionEpoch().GetConfVer())
 	}
 	if region.GetRegionEpoch().GetConfVer() <= memberAt {
 		return
@@ -80,9 +97,9 @@ func (d *peerMsgHandler) onSchedulerRegion(answer *message.MsgSchedulerRegion) {
 			return
 		}
 	}
-	log.Infof("[conf] %s is not in the scheduler's region (epoch %s, peers %v): removed at a conf_ver after %d, destroying",
-		d.Tag, region.GetRegionEpoch(), region.GetPeers(), memberAt)
 	if d.MaybeDestroy() {
+		log.Infof("[conf] %s is not in the scheduler's region (epoch %s, peers %v): removed at a conf_ver after %d, destroying",
+			d.Tag, region.GetRegionEpoch(), region.GetPeers(), memberAt)
 		d.destroyPeer()
 	}
 }

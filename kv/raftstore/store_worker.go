@@ -211,7 +211,6 @@ func (sw *storeWorker) maybeCreatePeer(regionID uint64, msg *raft_serverpb.RaftM
 	if err != nil {
 		return false, err
 	}
-	peer.createdAtConfVer = msg.RegionEpoch.GetConfVer()
 	// The peer has no range until a snapshot gives it one: keep it out of
 	// regionRanges, but known by id.
 	meta.regions[regionID] = peer.Region()

@@ -40,11 +40,17 @@ type SchedulerStoreHeartbeatTask struct {
 
 // SchedulerRegionTask asks the scheduler for region RegionID for the
 // region's peer on this store, which heard from no leader since before
-// AskedAt, and hands it the answer (message.MsgTypeSchedulerRegion).
+// AskedAt, and hands it the answer (message.MsgTypeSchedulerRegion). Done
+// is called once the question is over, answered or not.
 type SchedulerRegionTask struct {
 	RegionID uint64
 	AskedAt  time.Time
+	Done     func()
 }
+
+// regionQuestionTimeout bounds a peer's question about its region: the
+// question can wait for the next one, the worker's other tasks cannot.
+const regionQuestionTimeout = 5 * time.Second
 
 // schedulerTaskHandler talks to the scheduler for the store, and turns the
 // scheduler's orders for regions into admin commands.
@@ -152,7 +158,10 @@ func (r *schedulerTaskHandler) onHeartbeat(region *metapb.Region, peer *metapb.P
 }
 
 func (r *schedulerTaskHandler) onRegion(task *SchedulerRegionTask) {
-	region, _, err := r.SchedulerClient.GetRegionByID(r.ctx, task.RegionID)
+	defer task.Done()
+	ctx, cancel := context.WithTimeout(r.ctx, regionQuestionTimeout)
+	defer cancel()
+	region, _, err := r.SchedulerClient.GetRegionByID(ctx, task.RegionID)
 	if err != nil {
 		log.Warnf("[scheduler] get region %d failed: %v", task.RegionID, err)
 		return
