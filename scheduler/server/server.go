@@ -296,10 +296,36 @@ func (s *Server) Close() {
 	s.closed.Do(func() {
 		s.closing.Store(true)
 		s.cancel()
-		s.wg.Wait()
+		s.waitGoroutines()
 		s.closeEtcd()
 		log.Infof("[server] name=%s stopped", s.cfg.Name)
 	})
+}
+
+// closeWait is how long Close lets the server's goroutines finish their
+// etcd requests; a leader steps down within it (it resigns in a second).
+const closeWait = 2 * time.Second
+
+// waitGoroutines waits for the server's goroutines to end. A member without
+// quorum cannot finish the resignation that etcd's election does when its
+// campaign is cancelled (it uses the client's own context, and the request
+// waits for etcd's request timeout, several seconds): after closeWait the
+// client is closed, which cancels that request too.
+func (s *Server) waitGoroutines() {
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return
+	case <-time.After(closeWait):
+	}
+	if s.client != nil {
+		_ = s.client.Close()
+	}
+	<-done
 }
 
 // scheduleOption is the settings in force for a cluster: the config file's,

@@ -425,6 +425,49 @@ func TestThreeMembersLeaderLoss(t *testing.T) {
 	}
 }
 
+// TestLastMemberWithoutQuorumStopsQuickly: the two other members of three
+// die; the last one, a follower without quorum whose campaign cannot end
+// the usual way (etcd's election resigns through requests that wait for
+// the server's request timeout), still stops within seconds.
+func TestLastMemberWithoutQuorumStopsQuickly(t *testing.T) {
+	dir := t.TempDir()
+	var ms []*member
+	for _, cfg := range newMemberConfigs(t, dir, 3) {
+		ms = append(ms, &member{cfg: cfg})
+	}
+	var wg sync.WaitGroup
+	for _, m := range ms {
+		wg.Add(1)
+		go func(m *member) {
+			defer wg.Done()
+			m.start(t)
+		}(m)
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	leader := waitLeader(t, ms...)
+	var followers []*member
+	for _, m := range ms {
+		if m != leader {
+			followers = append(followers, m)
+		}
+	}
+	leader.crash(t)
+	followers[0].crash(t)
+	last := followers[1]
+	// Let the last member notice: it campaigns, and cannot win.
+	time.Sleep(2 * time.Second)
+	start := time.Now()
+	last.stop()
+	const within = 5 * time.Second // closeWait, then etcd's own stop (about a second)
+	if d := time.Since(start); d > within {
+		t.Fatalf("the last member %s, without quorum, took %v to stop, want within %v", last.cfg.Name, d.Round(time.Millisecond), within)
+	}
+	t.Logf("the last member %s, without quorum, stopped in %v", last.cfg.Name, time.Since(start).Round(time.Millisecond))
+}
+
 // TestReplicaCheckerOrdersOverGRPC: the scheduling runs in the server: a
 // region with one peer and max-replicas 3 gets an AddNode order for a store
 // that has no peer of it, on its leader's heartbeat stream.
