@@ -12,12 +12,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,15 +60,52 @@ func build(dir string) error {
 	if err != nil {
 		return fmt.Errorf("the go command is needed to build the servers: %v", err)
 	}
-	for bin, pkg := range map[string]string{
-		"tinykv-server":        "github.com/tinykv-lab/tinykv/kv",
-		"tinyscheduler-server": "github.com/tinykv-lab/tinykv/scheduler",
-		"tinykv-cluster":       "github.com/tinykv-lab/tinykv/kv/cluster",
-		"tinykv-ctl":           "github.com/tinykv-lab/tinykv/kv/ctl",
-	} {
+	for bin, pkg := range binaries {
 		out, err := exec.Command(goTool, "build", "-o", filepath.Join(dir, bin), pkg).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("building %s: %v\n%s", bin, err, out)
+		}
+	}
+	return nil
+}
+
+// binaries are the programs build makes, by the package they come from.
+var binaries = map[string]string{
+	"tinykv-server":        "github.com/tinykv-lab/tinykv/kv",
+	"tinyscheduler-server": "github.com/tinykv-lab/tinykv/scheduler",
+	"tinykv-cluster":       "github.com/tinykv-lab/tinykv/kv/cluster",
+	"tinykv-ctl":           "github.com/tinykv-lab/tinykv/kv/ctl",
+}
+
+var sourcesSeen sync.Once
+
+// bins is the directory of the binaries. Its first call looks at their
+// sources (statSources): go test caches a result with the files the tests
+// looked at, and only once they run, not in TestMain.
+func bins(t testing.TB) string {
+	sourcesSeen.Do(func() {
+		if err := statSources(); err != nil {
+			t.Fatalf("e2e: %v", err)
+		}
+	})
+	return binDir
+}
+
+// statSources looks at every file of this module that the binaries are
+// built from: they are built by a command go test cannot see into, and
+// without this a change to the servers would leave this package's result
+// cached.
+func statSources() error {
+	args := append([]string{"list", "-deps", "-f",
+		`{{if and .Module .Module.Main}}{{.Module.GoMod}}{{"\n"}}{{range .GoFiles}}{{$.Dir}}/{{.}}{{"\n"}}{{end}}{{range .EmbedFiles}}{{$.Dir}}/{{.}}{{"\n"}}{{end}}{{end}}`},
+		slices.Collect(maps.Values(binaries))...)
+	out, err := exec.Command("go", args...).Output()
+	if err != nil {
+		return fmt.Errorf("listing the sources of the servers: %v", err)
+	}
+	for _, path := range strings.Fields(string(out)) {
+		if _, err := os.Stat(path); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -141,7 +181,7 @@ func startCluster(t testing.TB, o options) *testCluster {
 		extra = append(extra, "-region-max-size", o.regionMaxSize, "-region-split-size", o.regionSplitSize)
 	}
 	c, err := local.New(local.Config{
-		BinDir: binDir, DataDir: dir, Stores: o.stores, Schedulers: o.schedulers, StoreConfig: storeConfig,
+		BinDir: bins(t), DataDir: dir, Stores: o.stores, Schedulers: o.schedulers, StoreConfig: storeConfig,
 		SchedulerConfig: fmt.Sprintf("[schedule]\npatrol-region-interval = \"100ms\"\nmax-store-down-time = %q\n[replication]\nmax-replicas = 3\n",
 			o.maxStoreDownTime.String()),
 		ExtraStoreArgs: extra,

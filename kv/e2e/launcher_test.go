@@ -29,8 +29,8 @@ func startLauncher(t *testing.T, dataDir string, args ...string) *launcher {
 	// The launcher takes runs of ports from where it is told: the scheduler
 	// two (client, peer), the stores three, their status servers three.
 	ports := freePortRuns(t, 2, 3, 3)
-	args = append([]string{"-bin", binDir, "-data", dataDir, "-scheduler-port", strconv.Itoa(ports[0]), "-store-port", strconv.Itoa(ports[1]), "-status-port", strconv.Itoa(ports[2])}, args...)
-	l := &launcher{cmd: exec.Command(filepath.Join(binDir, "tinykv-cluster"), args...), lines: make(chan string, 1000), exited: make(chan struct{})}
+	args = append([]string{"-bin", bins(t), "-data", dataDir, "-scheduler-port", strconv.Itoa(ports[0]), "-store-port", strconv.Itoa(ports[1]), "-status-port", strconv.Itoa(ports[2])}, args...)
+	l := &launcher{cmd: exec.Command(filepath.Join(bins(t), "tinykv-cluster"), args...), lines: make(chan string, 1000), exited: make(chan struct{})}
 	pr, pw := io.Pipe()
 	l.cmd.Stdout, l.cmd.Stderr = pw, pw
 	if err := l.cmd.Start(); err != nil {
@@ -219,7 +219,7 @@ func TestLauncherRunsAndStopsCleanly(t *testing.T) {
 	ctlLine := l.waitLine(t, "tinykv-ctl -scheduler", 10*time.Second)
 	sched := strings.Fields(ctlLine)[2]
 	ctl := func(args ...string) string {
-		out, err := exec.Command(filepath.Join(binDir, "tinykv-ctl"), append([]string{"-scheduler", sched}, args...)...).CombinedOutput()
+		out, err := exec.Command(filepath.Join(bins(t), "tinykv-ctl"), append([]string{"-scheduler", sched}, args...)...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("tinykv-ctl %v: %v\n%s", args, err, out)
 		}

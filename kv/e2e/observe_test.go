@@ -34,7 +34,7 @@ func startObserved(t *testing.T, n int, storeArgs ...string) *observedCluster {
 		t.Fatal(err)
 	}
 	c, err := local.New(local.Config{
-		BinDir: binDir, DataDir: dir, Stores: n, StoreConfig: storeConfig,
+		BinDir: bins(t), DataDir: dir, Stores: n, StoreConfig: storeConfig,
 		// A killed store reads as disconnected after 2 s (20 s by default).
 		SchedulerConfig: "[schedule]\npatrol-region-interval = \"100ms\"\nmax-store-down-time = \"10m\"\nstore-disconnect-time = \"2s\"\n[replication]\nmax-replicas = 3\n",
 	})
