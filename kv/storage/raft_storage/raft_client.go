@@ -19,6 +19,11 @@ const (
 	// survives lost messages, so when a store is unreachable long enough to
 	// fill it, new messages are dropped instead of blocking the raft worker.
 	raftConnQueueLen = 4096
+	// maxQueuedAge: a message that waited longer for its connection (the
+	// store was unreachable) is dropped, not sent. Raft sends again what
+	// is still needed; a restarted store would otherwise first get
+	// seconds-old messages, some for peers that left it meanwhile.
+	maxQueuedAge     = time.Second
 	minReconnectWait = 50 * time.Millisecond
 	maxReconnectWait = 2 * time.Second
 	dialTimeout      = 3 * time.Second
@@ -31,17 +36,23 @@ var errConnQueueFull = errors.New("raft connection queue is full")
 // exponential back-off when the stream breaks.
 type raftConn struct {
 	addr   string
-	queue  chan *raft_serverpb.RaftMessage
+	queue  chan queuedMsg
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
+}
+
+// queuedMsg is a message waiting for its connection since at.
+type queuedMsg struct {
+	msg *raft_serverpb.RaftMessage
+	at  time.Time
 }
 
 func newRaftConn(addr string) *raftConn {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &raftConn{
 		addr:   addr,
-		queue:  make(chan *raft_serverpb.RaftMessage, raftConnQueueLen),
+		queue:  make(chan queuedMsg, raftConnQueueLen),
 		ctx:    ctx,
 		cancel: cancel,
 		done:   make(chan struct{}),
@@ -53,7 +64,7 @@ func newRaftConn(addr string) *raftConn {
 // enqueue hands msg to the connection without waiting.
 func (c *raftConn) enqueue(msg *raft_serverpb.RaftMessage) error {
 	select {
-	case c.queue <- msg:
+	case c.queue <- queuedMsg{msg: msg, at: time.Now()}:
 		return nil
 	default:
 		return errConnQueueFull
@@ -102,14 +113,22 @@ func (c *raftConn) connectAndSend() (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	sent := false
+	sent, stale := false, 0
 	for {
 		select {
 		case <-c.ctx.Done():
 			_, _ = stream.CloseAndRecv()
 			return sent, c.ctx.Err()
-		case msg := <-c.queue:
-			if err := stream.Send(msg); err != nil {
+		case q := <-c.queue:
+			if time.Since(q.at) > maxQueuedAge {
+				stale++
+				continue
+			}
+			if stale > 0 {
+				log.Infof("[msg] raft stream to %s: dropped %d messages that waited more than %v for it", c.addr, stale, maxQueuedAge)
+				stale = 0
+			}
+			if err := stream.Send(q.msg); err != nil {
 				return sent, err
 			}
 			sent = true
