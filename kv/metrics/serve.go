@@ -5,19 +5,21 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/tinykv-lab/tinykv/log"
 )
 
-// StatusServer serves /metrics on the store's status address.
+// StatusServer serves /metrics, and Go's profiles under /debug/pprof/, on
+// the store's status address.
 type StatusServer struct {
 	srv *http.Server
 	ln  net.Listener
 }
 
-// Serve starts answering /metrics on addr; an empty addr serves nothing
+// Serve starts answering on addr; an empty addr serves nothing
 // (nil, nil). The error says when the address cannot be listened on.
 func Serve(addr string) (*StatusServer, error) {
 	if addr == "" {
@@ -29,6 +31,11 @@ func Serve(addr string) (*StatusServer, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.Handler())
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	s := &StatusServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln: ln}
 	go func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
