@@ -347,10 +347,11 @@ func TestHeartbeatStreamCarriesOrders(t *testing.T) {
 	}
 }
 
-func TestThreeMembersLeaderLoss(t *testing.T) {
-	dir := t.TempDir()
+// startMembers starts an n-member scheduler, its members at once (each
+// waits for the others to form the cluster).
+func startMembers(t *testing.T, n int) []*member {
 	var ms []*member
-	for _, cfg := range newMemberConfigs(t, dir, 3) {
+	for _, cfg := range newMemberConfigs(t, t.TempDir(), n) {
 		ms = append(ms, &member{cfg: cfg})
 	}
 	var wg sync.WaitGroup
@@ -362,6 +363,11 @@ func TestThreeMembersLeaderLoss(t *testing.T) {
 		}(m)
 	}
 	wg.Wait()
+	return ms
+}
+
+func TestThreeMembersLeaderLoss(t *testing.T) {
+	ms := startMembers(t, 3)
 	if t.Failed() {
 		return
 	}
@@ -430,20 +436,7 @@ func TestThreeMembersLeaderLoss(t *testing.T) {
 // the usual way (etcd's election resigns through requests that wait for
 // the server's request timeout), still stops within seconds.
 func TestLastMemberWithoutQuorumStopsQuickly(t *testing.T) {
-	dir := t.TempDir()
-	var ms []*member
-	for _, cfg := range newMemberConfigs(t, dir, 3) {
-		ms = append(ms, &member{cfg: cfg})
-	}
-	var wg sync.WaitGroup
-	for _, m := range ms {
-		wg.Add(1)
-		go func(m *member) {
-			defer wg.Done()
-			m.start(t)
-		}(m)
-	}
-	wg.Wait()
+	ms := startMembers(t, 3)
 	if t.Failed() {
 		return
 	}
