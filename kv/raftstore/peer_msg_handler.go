@@ -464,12 +464,11 @@ func (d *peerMsgHandler) onRaftMsg(msg *raft_serverpb.RaftMessage) error {
 		return nil
 	}
 	d.insertPeerCache(msg.GetFromPeer())
-	d.noteMembership(msg)
 	err = d.RaftGroup.Step(*msg.GetMessage())
 	if err != nil {
 		return err
 	}
-	d.noteLeaderContact(msg.GetMessage())
+	d.noteMessage(msg)
 	if d.AnyNewPeerCatchUp(msg.FromPeer.Id) {
 		d.HeartbeatScheduler(d.ctx.schedulerTaskSender)
 	}

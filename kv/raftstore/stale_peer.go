@@ -28,25 +28,20 @@ import (
 // back to its store; the peer then hears of the newer conf_ver from the
 // messages it gets as a member again, and so it is kept.
 
-// noteMembership records the conf_ver at which the sender of msg listed
-// this peer, for a message that only a member gets.
-func (d *peerMsgHandler) noteMembership(msg *raft_serverpb.RaftMessage) {
+// noteMessage records what msg, just stepped, tells: that its sender
+// listed this peer at the message's conf_ver (a message only a member
+// gets), and that the leader of the peer's current term is there.
+func (d *peerMsgHandler) noteMessage(msg *raft_serverpb.RaftMessage) {
 	switch msg.GetMessage().GetMsgType() {
-	case eraftpb.MessageType_MsgAppend, eraftpb.MessageType_MsgHeartbeat, eraftpb.MessageType_MsgSnapshot,
-		eraftpb.MessageType_MsgRequestVote, eraftpb.MessageType_MsgTimeoutNow:
-		d.memberConfVer = max(d.memberConfVer, msg.GetRegionEpoch().GetConfVer())
-	}
-}
-
-// noteLeaderContact records that msg, just stepped, came from the leader
-// of the peer's current term.
-func (d *peerMsgHandler) noteLeaderContact(msg *eraftpb.Message) {
-	switch msg.GetMsgType() {
 	case eraftpb.MessageType_MsgAppend, eraftpb.MessageType_MsgHeartbeat, eraftpb.MessageType_MsgSnapshot:
-		if msg.GetTerm() == d.RaftGroup.Raft.Term {
+		if msg.GetMessage().GetTerm() == d.RaftGroup.Raft.Term {
 			d.quietSince = time.Now()
 		}
+	case eraftpb.MessageType_MsgRequestVote, eraftpb.MessageType_MsgTimeoutNow:
+	default:
+		return
 	}
+	d.memberConfVer = max(d.memberConfVer, msg.GetRegionEpoch().GetConfVer())
 }
 
 // askIfRemovedWhenQuiet asks the scheduler for the region of a follower

@@ -96,11 +96,11 @@ func TestQuietFollowerAsksTheSchedulerOnce(t *testing.T) {
 
 	// A heartbeat of the current term is the leader; an older term's is not.
 	d.quietSince = time.Time{}
-	d.noteLeaderContact(&eraftpb.Message{MsgType: eraftpb.MessageType_MsgHeartbeat, Term: p.RaftGroup.Raft.Term - 1})
+	d.noteMessage(&raft_serverpb.RaftMessage{Message: &eraftpb.Message{MsgType: eraftpb.MessageType_MsgHeartbeat, Term: p.RaftGroup.Raft.Term - 1}})
 	if !d.quietSince.IsZero() {
 		t.Fatalf("a heartbeat of term %d (the peer is at %d) counted as the leader's", p.RaftGroup.Raft.Term-1, p.RaftGroup.Raft.Term)
 	}
-	d.noteLeaderContact(&eraftpb.Message{MsgType: eraftpb.MessageType_MsgHeartbeat, Term: p.RaftGroup.Raft.Term})
+	d.noteMessage(&raft_serverpb.RaftMessage{Message: &eraftpb.Message{MsgType: eraftpb.MessageType_MsgHeartbeat, Term: p.RaftGroup.Raft.Term}})
 	if d.quietSince.IsZero() {
 		t.Fatalf("a heartbeat of the peer's term %d did not count as the leader's", p.RaftGroup.Raft.Term)
 	}
@@ -147,7 +147,7 @@ func TestSchedulerAnswerDestroysOnlyARemovedPeer(t *testing.T) {
 			}
 			d := newPeerMsgHandler(p, ctx)
 			member := func(confVer uint64) {
-				d.noteMembership(&raft_serverpb.RaftMessage{
+				d.noteMessage(&raft_serverpb.RaftMessage{
 					Message:     &eraftpb.Message{MsgType: eraftpb.MessageType_MsgHeartbeat},
 					RegionEpoch: &metapb.RegionEpoch{ConfVer: confVer, Version: 1},
 				})
